@@ -7,7 +7,8 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      // One program for sources and tests, so test files are linted type-aware too.
+      parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -17,9 +18,20 @@ export default tseslint.config(
     },
   },
   {
+    // The protocol core runs on any runtime with WebCrypto: Node built-ins only under src/node/.
+    files: ['packages/protocol/src/**/*.ts'],
+    ignores: ['packages/protocol/src/node/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'The protocol core is runtime-neutral; put Node-only code under src/node/.' }] }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', TextEncoder: 'readonly', performance: 'readonly', Buffer: 'readonly' },
+    },
   },
   {
     files: ['**/test/**/*.ts', 'test/**/*.ts'],

@@ -29,27 +29,41 @@ function encodeWith(alphabet: string, bytes: Uint8Array, pad: boolean): string {
 
 function decodeWith(table: Int16Array, input: string, what: string): Uint8Array {
   const len = input.length;
-  if (len % 4 === 1) throw new AAuthError('invalid_argument', { detail: `${what}: invalid length` });
-  const out = new Uint8Array(Math.floor((len * 3) / 4));
-  let o = 0;
-  let acc = 0;
-  let bits = 0;
-  for (let i = 0; i < len; i++) {
+  const rest = len % 4;
+  if (rest === 1) throw new AAuthError('invalid_argument', { detail: `${what}: invalid length` });
+  const out = new Uint8Array(((len - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1));
+  const at = (i: number): number => {
     const c = input.charCodeAt(i);
-    const v = c < 128 ? table[c]! : -1;
-    if (v < 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
+    return c < 128 ? table[c]! : -1;
+  };
+  let o = 0;
+  let i = 0;
+  // Whole quads: four sextets → three octets; any invalid character makes the OR negative.
+  for (const full = len - rest; i < full; i += 4) {
+    const a = at(i);
+    const b = at(i + 1);
+    const c = at(i + 2);
+    const d = at(i + 3);
+    if ((a | b | c | d) < 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  if (rest > 0) {
+    const a = at(i);
+    const b = at(i + 1);
+    const c = rest === 3 ? at(i + 2) : 0;
+    if ((a | b | c) < 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
+    // Canonical form only: the unused low bits of the last character must be zero.
+    if ((rest === 2 && (b & 0x0f) !== 0) || (rest === 3 && (c & 0x03) !== 0)) {
+      throw new AAuthError('invalid_argument', { detail: `${what}: non-canonical encoding` });
     }
+    const n = (a << 18) | (b << 12) | (c << 6);
+    out[o++] = n >> 16;
+    if (rest === 3) out[o++] = (n >> 8) & 0xff;
   }
-  // Canonical form only: the unused low bits of the last character must be zero.
-  if (bits > 0 && (acc & ((1 << bits) - 1)) !== 0) {
-    throw new AAuthError('invalid_argument', { detail: `${what}: non-canonical encoding` });
-  }
-  return out.subarray(0, o);
+  return out;
 }
 
 /** base64url without padding (RFC 7515 §2). */

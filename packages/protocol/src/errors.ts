@@ -51,7 +51,8 @@ export type LocalErrorCode =
   | 'invalid_header'
   | 'egress_denied'
   | 'fetch_failed'
-  | 'invalid_argument';
+  | 'invalid_argument'
+  | 'invalid_mission'; // a mission blob or `s256` that fails its checks (AAuth -11 §Mission Approval)
 
 export type ErrorCode = SignatureErrorCode | ProblemErrorCode | LocalErrorCode;
 

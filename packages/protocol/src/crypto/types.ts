@@ -43,3 +43,6 @@ export interface VerifyKey {
   readonly thumbprint: string;
   verify(data: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
+
+/** Imports a policy-checked public JWK as a `VerifyKey` (WebCrypto by default; `node:crypto` in `@tessera/protocol/node`). */
+export type KeyImporter = (jwk: PublicJwk) => Promise<VerifyKey>;

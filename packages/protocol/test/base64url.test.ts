@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { b64Decode, b64Encode, b64urlDecode, b64urlEncode, fromUtf8, utf8 } from '../src/base64url.js';
+import { AAuthError } from '../src/errors.js';
+
+describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
+  it('round-trips any bytes and agrees with Node Buffer', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        const enc = b64urlEncode(bytes);
+        expect(enc).toBe(Buffer.from(bytes).toString('base64url'));
+        expect(b64urlDecode(enc)).toEqual(bytes);
+        expect(b64Encode(bytes)).toBe(Buffer.from(bytes).toString('base64'));
+        expect(b64Decode(b64Encode(bytes))).toEqual(bytes);
+      }),
+    );
+  });
+
+  it('rejects padding, whitespace, the standard alphabet and impossible lengths', () => {
+    for (const bad of ['AA==', 'A A', 'ab+/', 'abcde', 'ab\n', 'é']) {
+      expect(() => b64urlDecode(bad), bad).toThrow(AAuthError);
+    }
+  });
+
+  it('rejects non-canonical encodings (unused low bits set)', () => {
+    expect(b64urlDecode('AA')).toEqual(new Uint8Array([0]));
+    expect(() => b64urlDecode('AB')).toThrow(/non-canonical/);
+    expect(b64urlDecode('AAA')).toEqual(new Uint8Array([0, 0]));
+    expect(() => b64urlDecode('AAB')).toThrow(/non-canonical/);
+  });
+
+  it('given arbitrary strings, returns or throws only AAuthError', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 64 }), (s) => {
+        try {
+          b64urlDecode(s);
+          b64Decode(s);
+        } catch (e) {
+          expect(e).toBeInstanceOf(AAuthError);
+        }
+      }),
+    );
+  });
+
+  it('decodes UTF-8 strictly', () => {
+    expect(fromUtf8(utf8('héllo'))).toBe('héllo');
+    expect(() => fromUtf8(new Uint8Array([0xff, 0xfe]))).toThrow(AAuthError);
+  });
+});
