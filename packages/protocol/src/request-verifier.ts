@@ -121,7 +121,8 @@ export async function verifyAAuthRequest<K extends RequestTokenTyp>(
 
     // 4. scheme
     stage = 'signature-key scheme';
-    const member = selectSignatureKey(headerValue(lines, 'signature-key'), parsed.label);
+    // `accept` makes an unsupported scheme fail before its parameters are examined (step 4 before step 5).
+    const member = selectSignatureKey(headerValue(lines, 'signature-key'), parsed.label, { accept: ['jwt'] });
     if (member.scheme !== 'jwt') {
       throw new AAuthError('unsupported_scheme', { detail: `scheme ${member.scheme === 'unknown' ? member.token : member.scheme}; AAuth agents use jwt` });
     }

@@ -14,6 +14,7 @@ import { AAuthError, isAAuthError } from '../errors.js';
 import { selectJwk } from '../crypto/jwk.js';
 import type { PublicJwk, VerifyKey } from '../crypto/types.js';
 import { importVerifyKey } from '../crypto/verify-key.js';
+import type { KeyImporter } from '../crypto/types.js';
 import type { FetchLike } from '../egress/guarded-fetch.js';
 import { readBodyCapped } from '../egress/guarded-fetch.js';
 import { parseJsonBody } from './metadata-client.js';
@@ -31,6 +32,8 @@ export interface JwksCacheOptions {
   readonly maxEntries?: number;
   /** Largest JWKS body accepted. Default 256 KiB. */
   readonly maxBytes?: number;
+  /** How keys are imported (once per key); WebCrypto's `importVerifyKey` by default, `importNodeVerifyKey` in Node. */
+  readonly importKey?: KeyImporter;
 }
 
 export interface GetKeyOptions {
@@ -77,9 +80,11 @@ export class JwksCache {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #entries = new Map<string, JwksEntry>();
+  readonly #import: KeyImporter;
 
   constructor(options: JwksCacheOptions) {
     this.#fetch = options.fetch;
+    this.#import = options.importKey ?? importVerifyKey;
     this.#now = options.now;
     // AAuth -11: "Cached JWKS entries SHOULD be discarded after a maximum of 24 hours regardless of cache headers."
     this.#maxAge = Math.min(positiveInteger(options.maxAgeSeconds, DAY, 'maxAgeSeconds'), DAY);
@@ -210,7 +215,7 @@ export class JwksCache {
     }
     const json = JSON.stringify(jwk);
     const previous = entry.previous.get(kid);
-    const key = previous !== undefined && previous.json === json ? previous.key : importVerifyKey(jwk);
+    const key = previous !== undefined && previous.json === json ? previous.key : this.#import(jwk);
     key.catch(() => undefined);
     entry.keys.set(kid, { json, key });
     return { found: true, key };

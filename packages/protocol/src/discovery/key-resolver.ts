@@ -17,6 +17,7 @@ import type { VerifyKey } from '../crypto/types.js';
 import type { FetchLike } from '../egress/guarded-fetch.js';
 import { isServerIdentifier } from '../identifiers.js';
 import { MetadataReader } from '../metadata/common.js';
+import type { KeyImporter } from '../crypto/types.js';
 import type { KeyResolver } from '../tokens/verify-token.js';
 import { JwksCache } from './jwks-cache.js';
 import { MetadataCache, isPlainDocumentName } from './metadata-client.js';
@@ -26,6 +27,8 @@ export interface KeyResolverOptions {
   readonly fetch: FetchLike;
   /** Clock in epoch seconds. */
   readonly now: () => number;
+  /** How keys are imported when this resolver creates its own JWKS cache (see `JwksCache`). */
+  readonly importKey?: KeyImporter;
   /** Shared JWKS cache; one is created (defaults) when absent. */
   readonly jwksCache?: JwksCache;
   /** Shared metadata cache; one is created (defaults) when absent. */
@@ -77,7 +80,9 @@ export function createKeyResolver(options: KeyResolverOptions): KeyResolver {
   const allowLoopbackHttp = options.allowLoopbackHttp === true;
   const loopback = allowLoopbackHttp ? { allowLoopbackHttp: true } : {};
   const metadata = options.metadataCache ?? new MetadataCache({ fetch: options.fetch, now: options.now, ...loopback });
-  const jwks = options.jwksCache ?? new JwksCache({ fetch: options.fetch, now: options.now });
+  const jwks =
+    options.jwksCache ??
+    new JwksCache({ fetch: options.fetch, now: options.now, ...(options.importKey === undefined ? {} : { importKey: options.importKey }) });
   const admitCrossOrigin = options.allowCrossOriginJwksUri;
   // `jwks_uri` of each cached document, checked once (keyed by the cached object, so it goes when the document goes).
   const checked = new WeakMap<object, string>();
