@@ -201,7 +201,7 @@ describe('tessera http sign / verify', () => {
 
 describe('the built binary', () => {
   it('runs as a process: keygen prints a JWK and a usage error exits 2', async () => {
-    const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+    const bin = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
     const exec = promisify(execFile);
     const { stdout } = await exec(process.execPath, [bin, 'keygen']);
     expect(JSON.parse(stdout).alg).toBe('Ed25519');

@@ -2,8 +2,9 @@ import { AAuthError } from './errors.js';
 
 const ENC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const STD = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const DEC_URL = new Int16Array(128).fill(-1);
-const DEC_STD = new Int16Array(128).fill(-1);
+// Decoding tables over Latin-1; 0xff marks an invalid character (bit 7 set, which no sextet has).
+const DEC_URL = new Uint8Array(256).fill(0xff);
+const DEC_STD = new Uint8Array(256).fill(0xff);
 for (let i = 0; i < 64; i++) {
   DEC_URL[ENC.charCodeAt(i)] = i;
   DEC_STD[STD.charCodeAt(i)] = i;
@@ -27,42 +28,47 @@ function encodeWith(alphabet: string, bytes: Uint8Array, pad: boolean): string {
   return out;
 }
 
-function decodeWith(table: Int16Array, input: string, what: string): Uint8Array {
+function decodeWith(table: Uint8Array, input: string, what: string): Uint8Array {
   const len = input.length;
   const rest = len % 4;
   if (rest === 1) throw new AAuthError('invalid_argument', { detail: `${what}: invalid length` });
-  const out = new Uint8Array(((len - rest) / 4) * 3 + (rest === 0 ? 0 : rest - 1));
-  const at = (i: number): number => {
-    const c = input.charCodeAt(i);
-    return c < 128 ? table[c]! : -1;
-  };
+  const full = len - rest;
+  const out = new Uint8Array((full / 4) * 3 + (rest === 0 ? 0 : rest - 1));
+  // One table lookup per character; `bad` collects bit 7 of invalid characters and bits 8+ of non-Latin-1 ones.
+  let bad = 0;
   let o = 0;
   let i = 0;
-  // Whole quads: four sextets → three octets; any invalid character makes the OR negative.
-  for (const full = len - rest; i < full; i += 4) {
-    const a = at(i);
-    const b = at(i + 1);
-    const c = at(i + 2);
-    const d = at(i + 3);
-    if ((a | b | c | d) < 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
-    const n = (a << 18) | (b << 12) | (c << 6) | d;
-    out[o++] = n >> 16;
-    out[o++] = (n >> 8) & 0xff;
-    out[o++] = n & 0xff;
+  for (; i < full; i += 4) {
+    const c0 = input.charCodeAt(i);
+    const c1 = input.charCodeAt(i + 1);
+    const c2 = input.charCodeAt(i + 2);
+    const c3 = input.charCodeAt(i + 3);
+    const a = table[c0 & 0xff]!;
+    const b = table[c1 & 0xff]!;
+    const c = table[c2 & 0xff]!;
+    const d = table[c3 & 0xff]!;
+    bad |= a | b | c | d | ((c0 | c1 | c2 | c3) & ~0xff);
+    out[o] = (a << 2) | (b >> 4);
+    out[o + 1] = (b << 4) | (c >> 2);
+    out[o + 2] = (c << 6) | d;
+    o += 3;
   }
   if (rest > 0) {
-    const a = at(i);
-    const b = at(i + 1);
-    const c = rest === 3 ? at(i + 2) : 0;
-    if ((a | b | c) < 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
+    const c0 = input.charCodeAt(i);
+    const c1 = input.charCodeAt(i + 1);
+    const c2 = rest === 3 ? input.charCodeAt(i + 2) : 0x41; // 'A' decodes to 0
+    const a = table[c0 & 0xff]!;
+    const b = table[c1 & 0xff]!;
+    const c = table[c2 & 0xff]!;
+    bad |= a | b | c | ((c0 | c1 | c2) & ~0xff);
     // Canonical form only: the unused low bits of the last character must be zero.
-    if ((rest === 2 && (b & 0x0f) !== 0) || (rest === 3 && (c & 0x03) !== 0)) {
+    if ((bad & ~0x7f) === 0 && ((rest === 2 && (b & 0x0f) !== 0) || (rest === 3 && (c & 0x03) !== 0))) {
       throw new AAuthError('invalid_argument', { detail: `${what}: non-canonical encoding` });
     }
-    const n = (a << 18) | (b << 12) | (c << 6);
-    out[o++] = n >> 16;
-    if (rest === 3) out[o++] = (n >> 8) & 0xff;
+    out[o++] = (a << 2) | (b >> 4);
+    if (rest === 3) out[o] = (b << 4) | (c >> 2);
   }
+  if ((bad & ~0x7f) !== 0) throw new AAuthError('invalid_argument', { detail: `${what}: invalid character` });
   return out;
 }
 

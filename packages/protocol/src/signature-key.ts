@@ -221,8 +221,10 @@ export interface SelectSignatureKeyOptions {
   readonly accept?: readonly SignatureKeyScheme[];
 }
 
-const isJwtChar = (c: number): boolean =>
-  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f || c === 0x2e;
+/** base64url characters and `.`: the characters of a compact JWS (a table, because this scans every token). */
+const JWT_CHARS = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.') JWT_CHARS[c.charCodeAt(0)] = 1;
+const isJwtChar = (c: number): boolean => c < 128 && JWT_CHARS[c] === 1;
 
 /**
  * Hot path for the one form AAuth agents send: exactly `<label>=jwt;jwt="<compact JWS>"`, the String

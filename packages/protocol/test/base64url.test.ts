@@ -17,7 +17,7 @@ describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
   });
 
   it('rejects padding, whitespace, the standard alphabet and impossible lengths', () => {
-    for (const bad of ['AA==', 'A A', 'ab+/', 'abcde', 'ab\n', 'é']) {
+    for (const bad of ['AA==', 'A A', 'ab+/', 'abcde', 'ab\n', 'é', 'AAA\u00e9', 'AAA\u0141', 'AA!A', '\u0101AAAAA', 'AAAAAA\u00c1']) {
       expect(() => b64urlDecode(bad), bad).toThrow(AAuthError);
     }
   });

@@ -13,7 +13,6 @@ import { importNodeVerifyKey } from '../src/node/verify-key.js';
 import { MemoryReplayCache } from '../src/replay-cache.js';
 import { signAAuthRequest } from '../src/request-signer.js';
 import { verifyAAuthRequest, type RequestTokenTyp, type VerifyAAuthRequestOptions } from '../src/request-verifier.js';
-import { mintAgentToken } from '../src/tokens/agent-token.js';
 import { mintAuthToken } from '../src/tokens/auth-token.js';
 import { mintPersonToken } from '../src/tokens/person-token.js';
 import { VerifiedTokenCache } from '../src/tokens/token-cache.js';

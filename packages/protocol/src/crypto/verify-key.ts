@@ -62,6 +62,9 @@ export async function importVerifyKey(jwk: PublicJwk): Promise<VerifyKey> {
   });
 }
 
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isOptStr = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
+
 export interface VerifyKeyCacheOptions {
   /** Upper bound on imported keys kept; least recently used are evicted. Default 1000. */
   readonly maxEntries?: number;
@@ -93,12 +96,12 @@ export class VerifyKeyCache {
   get(jwk: PublicJwk): Promise<VerifyKey> {
     // The id names exactly the members that define the key (and `alg`); built by concatenation, not JSON,
     // because this runs on every request. Members are typed-checked so a non-string cannot collide.
-    const members = [jwk.alg, jwk.kty, jwk.crv, jwk.x, jwk.y, jwk.n, jwk.e] as readonly unknown[];
-    if (!members.every((m) => m === undefined || typeof m === 'string')) {
+    const { alg, kty, crv, x, y, n, e } = jwk as unknown as Record<string, unknown>;
+    if (!(isStr(alg) && isStr(kty) && isOptStr(crv) && isOptStr(x) && isOptStr(y) && isOptStr(n) && isOptStr(e))) {
       // Malformed: let the policy check report it with its proper code; nothing to cache.
       return this.#import(jwk);
     }
-    const id = members.map((m) => m ?? '').join('|');
+    const id = alg + '|' + kty + '|' + (crv ?? '') + '|' + (x ?? '') + '|' + (y ?? '') + '|' + (n ?? '') + '|' + (e ?? '');
     const hit = this.#entries.get(id);
     if (hit !== undefined) {
       this.#entries.delete(id);

@@ -17,7 +17,7 @@ export {
   type StructuredFieldType,
 } from './component-value.js';
 export { createSignatureBase, signatureBaseBytes } from './signature-base.js';
-export { parseSignatures, selectSignature, type ParsedSignature, type SignatureParameters } from './signature-input.js';
+export { canonicalSignature, parseSignatures, selectSignature, type ParsedSignature, type SignatureParameters } from './signature-input.js';
 export { signMessage, type SignMessageOptions, type SignedMessage } from './sign.js';
 export {
   DEFAULT_SIGNATURE_WINDOW,

@@ -6,7 +6,8 @@
 
 import { serializeInnerList } from 'structured-headers';
 import { AAuthError } from '../errors.js';
-import { bytesValue, isInnerList, parseSfDictionary, type Dictionary, type InnerList } from '../structured-fields.js';
+import { b64Decode } from '../base64url.js';
+import { bytesValue, isInnerList, isSfKey, parseSfDictionary, type Dictionary, type InnerList } from '../structured-fields.js';
 import { componentFromItem, type ComponentIdentifier } from './component.js';
 
 /** Signature parameters of RFC 9421 §2.3 with their SF types. Unregistered parameters are kept only in `signatureParams`. */
@@ -55,6 +56,8 @@ export function parseSignatures(lines: Map<string, string[]>): Map<string, Parse
  * cannot make the request fail.
  */
 export function selectSignature(lines: Map<string, string[]>, label?: string): ParsedSignature {
+  const fast = canonicalSignature(lines, label);
+  if (fast !== undefined) return fast;
   const { inputs, signatures } = readFields(lines);
   if (label === undefined) {
     if (inputs.size !== 1) {
@@ -66,6 +69,75 @@ export function selectSignature(lines: Map<string, string[]>, label?: string): P
     throw new AAuthError('invalid_request', { detail: `no signature labelled "${short(String(label))}"` });
   }
   return toParsed(label, inputs, signatures);
+}
+
+const isComponentChar = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x40 || c === 0x5f || c === 0x2e;
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/**
+ * Hot path for the shape AAuth signers send: one field line each, one member each, exactly
+ * `label=("c1" "c2" …);created=N[;expires=N]` and `label=:<base64>:`, components plain lowercase names
+ * without parameters. In that exact shape the full SF parse would return the same label, components,
+ * parameters and bytes, and re-serialize `@signature-params` to the member text itself (RFC 8941 §4.1
+ * serializes Inner Lists and Integer parameters exactly so), so it is read without building SF
+ * structures. Anything else — including merely equivalent forms — returns `undefined` and takes the full
+ * parser. A property test holds the two equal on every input this accepts.
+ */
+export function canonicalSignature(lines: Map<string, string[]>, label?: string): ParsedSignature | undefined {
+  const inputs = lines.get(SIGNATURE_INPUT);
+  const sigs = lines.get(SIGNATURE);
+  if (inputs?.length !== 1 || sigs?.length !== 1) return undefined;
+  const input = inputs[0]!;
+  const sig = sigs[0]!;
+  const eq = input.indexOf('=');
+  if (eq <= 0 || input.length > 4096) return undefined;
+  const name = input.slice(0, eq);
+  if ((label !== undefined && name !== label) || !isSfKey(name)) return undefined;
+  // Components: ("a" "b" ...)
+  let i = eq + 1;
+  if (input.charCodeAt(i) !== 0x28) return undefined;
+  i++;
+  const components: ComponentIdentifier[] = [];
+  while (input.charCodeAt(i) === 0x22) {
+    const start = ++i;
+    while (i < input.length && isComponentChar(input.charCodeAt(i))) i++;
+    if (i === start || input.charCodeAt(i) !== 0x22) return undefined;
+    components.push({ name: input.slice(start, i), params: {} });
+    i++;
+    // RFC 8941 §3.1.1: items are separated by spaces; the canonical form has exactly one.
+    if (input.charCodeAt(i) === 0x20) {
+      i++;
+      if (input.charCodeAt(i) !== 0x22) return undefined;
+    } else if (input.charCodeAt(i) !== 0x29) {
+      return undefined;
+    }
+  }
+  if (input.charCodeAt(i) !== 0x29) return undefined;
+  i++;
+  // Parameters: ;created=N then optionally ;expires=N, nothing else.
+  const params: { created?: number; expires?: number } = {};
+  for (const key of ['created', 'expires'] as const) {
+    if (!input.startsWith(`;${key}=`, i)) {
+      if (key === 'created') return undefined;
+      break;
+    }
+    i += key.length + 2;
+    const start = i;
+    while (i < input.length && isDigit(input.charCodeAt(i))) i++;
+    // RFC 8941 §3.3.1: at most 15 digits; no leading zeros beyond a lone 0 in the canonical form.
+    if (i === start || i - start > 15 || (input.charCodeAt(start) === 0x30 && i - start > 1)) return undefined;
+    params[key] = Number(input.slice(start, i));
+  }
+  if (i !== input.length) return undefined;
+  // Signature: label=:base64:
+  if (!sig.startsWith(name) || sig.charCodeAt(eq) !== 0x3d || sig.charCodeAt(eq + 1) !== 0x3a || sig.charCodeAt(sig.length - 1) !== 0x3a) return undefined;
+  let signature: Uint8Array;
+  try {
+    signature = b64Decode(sig.slice(eq + 2, -1));
+  } catch {
+    return undefined;
+  }
+  return { label: name, components, params, signatureParams: input.slice(eq + 1), signature };
 }
 
 function readFields(lines: Map<string, string[]>): { inputs: Dictionary; signatures: Dictionary } {
