@@ -1,0 +1,102 @@
+/**
+ * Server signing keys (PS and AP), rotated with overlap: a new key is published in the JWKS at once but signs
+ * only from `active_from` (after verifiers' caches have seen it); the old key stops signing then and stays
+ * published until every token it signed has expired (AAuth §Key Rotation; architecture.md "Data and processes").
+ */
+import { createSigner, generateKeyPair, jwksDocument, publicJwkOf, type JwkSet, type PrivateJwk, type Signer } from '@tessera/protocol';
+import type { Store } from '../store/store.js';
+
+export type KeyRole = 'ps' | 'ap';
+
+/** How long a new key is published before it signs: verifiers refetch at most once a minute, and cache up to 24 h
+ * for known kids; unknown kids trigger a refetch, so a few minutes suffice. */
+export const DEFAULT_PUBLISH_AHEAD_SECONDS = 300;
+/** The longest lifetime of anything a server key signs (agent tokens, 24 h). */
+export const MAX_SIGNED_LIFETIME_SECONDS = 24 * 3600;
+
+export class ServerKeys {
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #signers = new Map<string, Promise<Signer>>();
+
+  constructor(store: Store, now: () => number) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  /** Creates the first key of `role` if there is none (active at once). */
+  async ensure(role: KeyRole): Promise<void> {
+    const existing = await this.#store.db.selectFrom('signing_keys').select('kid').where('role', '=', role).executeTakeFirst();
+    if (existing) return;
+    await this.#insert(role, Math.floor(this.#now()));
+  }
+
+  /** The signer to use now: the newest key whose `active_from` has passed. */
+  async signer(role: KeyRole): Promise<Signer> {
+    const now = Math.floor(this.#now());
+    const row = await this.#store.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('role', '=', role)
+      .where('active_from', '<=', now)
+      .orderBy('active_from', 'desc')
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    if (!row) throw new Error(`no active ${role} signing key; run migrations and key setup first`);
+    let signer = this.#signers.get(row.kid);
+    if (!signer) {
+      signer = createSigner(JSON.parse(row.private_jwk) as PrivateJwk);
+      this.#signers.set(row.kid, signer);
+    }
+    return signer;
+  }
+
+  /** The published JWKS: every key not past `expires_at`, including ones not yet signing. */
+  async jwks(role: KeyRole): Promise<JwkSet> {
+    const now = Math.floor(this.#now());
+    const rows = await this.#store.db.selectFrom('signing_keys').select(['public_jwk', 'expires_at']).where('role', '=', role).orderBy('created_at', 'asc').execute();
+    return jwksDocument(rows.filter((r) => r.expires_at === null || r.expires_at > now).map((r) => JSON.parse(r.public_jwk) as unknown));
+  }
+
+  /**
+   * Rotates `role`'s key: the new key is published now and signs from `now + publishAhead`; the current key
+   * retires then and leaves the JWKS `MAX_SIGNED_LIFETIME_SECONDS` later. Returns the new kid.
+   */
+  async rotate(role: KeyRole, publishAheadSeconds = DEFAULT_PUBLISH_AHEAD_SECONDS): Promise<{ kid: string; activeFrom: number }> {
+    const now = Math.floor(this.#now());
+    const activeFrom = now + publishAheadSeconds;
+    return this.#store.transaction(async (trx) => {
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: activeFrom, expires_at: activeFrom + MAX_SIGNED_LIFETIME_SECONDS })
+        .where('role', '=', role)
+        .where('retired_at', 'is', null)
+        .execute();
+      const kid = await this.#insert(role, activeFrom, trx);
+      await this.#store.audit({ type: 'key.rotated', actor: 'admin', detail: { role, kid, active_from: activeFrom } }, trx);
+      return { kid, activeFrom };
+    });
+  }
+
+  async #insert(role: KeyRole, activeFrom: number, executor = this.#store.db): Promise<string> {
+    const now = Math.floor(this.#now());
+    const jwk = await generateKeyPair('Ed25519');
+    const kid = `${role}-${jwk.kid!.slice(0, 16)}`;
+    const priv: PrivateJwk = { ...jwk, kid };
+    await executor
+      .insertInto('signing_keys')
+      .values({
+        kid,
+        role,
+        alg: priv.alg,
+        private_jwk: JSON.stringify(priv),
+        public_jwk: JSON.stringify(publicJwkOf(priv)),
+        created_at: now,
+        active_from: activeFrom,
+        retired_at: null,
+        expires_at: null,
+      })
+      .execute();
+    return kid;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The `Store`: all state of a Tessera server, behind one Kysely instance. SQLite (better-sqlite3, WAL, in a
+ * data directory) is the embedded default; PostgreSQL is the scale-out implementation. Every state change
+ * runs in a transaction (`store.transaction`), so a crash loses nothing that was acknowledged.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import type { AuditEventsTable, Database } from './schema.js';
+import { migrationProvider } from './migrations.js';
+
+export type StoreConfig =
+  | { readonly kind: 'sqlite'; /** A directory (the file is `tessera.db` in it), or `:memory:`. */ readonly dataDir: string }
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly maxConnections?: number };
+
+/** What an audit event carries; `id` and `at` are set by the store. Never a whole token, key or secret. */
+export interface AuditInput {
+  readonly type: string;
+  readonly actor: string;
+  readonly agent?: string | null;
+  readonly person?: string | null;
+  readonly resource?: string | null;
+  readonly scope?: string | null;
+  readonly requestId?: string | null;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export class Store {
+  readonly db: Kysely<Database>;
+  readonly kind: StoreConfig['kind'];
+  readonly #now: () => number;
+
+  constructor(db: Kysely<Database>, kind: StoreConfig['kind'], now: () => number) {
+    this.db = db;
+    this.kind = kind;
+    this.#now = now;
+  }
+
+  /** Runs `fn` in a transaction: all of its writes land, or none do. */
+  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(fn);
+  }
+
+  /** Appends an audit event (in `executor`'s transaction when given, so the event lands with the change). */
+  async audit(event: AuditInput, executor: Executor = this.db): Promise<void> {
+    const row: AuditEventsTable = {
+      id: auditId(this.#now()),
+      at: Math.floor(this.#now()),
+      type: event.type,
+      actor: event.actor,
+      agent: event.agent ?? null,
+      person: event.person ?? null,
+      resource: event.resource ?? null,
+      scope: event.scope ?? null,
+      request_id: event.requestId ?? null,
+      detail: JSON.stringify(event.detail ?? {}),
+    };
+    await executor.insertInto('audit_events').values(row).execute();
+  }
+
+  /** Runs pending migrations; returns the names applied. */
+  async migrate(): Promise<string[]> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  }
+
+  close(): Promise<void> {
+    return this.db.destroy();
+  }
+}
+
+/** A time-sortable, unguessable id: 12 hex digits of milliseconds then 80 random bits. */
+export function auditId(nowSeconds: number): string {
+  return Math.floor(nowSeconds * 1000).toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
+}
+
+/** Opens (and migrates) a store. */
+export async function openStore(config: StoreConfig, now: () => number = () => Date.now() / 1000): Promise<Store> {
+  const db = await createKysely(config);
+  const store = new Store(db, config.kind, now);
+  await store.migrate();
+  return store;
+}
+
+async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
+  if (config.kind === 'sqlite') {
+    const { default: SQLite } = await import('better-sqlite3');
+    let file = ':memory:';
+    if (config.dataDir !== ':memory:') {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+      file = join(config.dataDir, 'tessera.db');
+    }
+    const database = new SQLite(file);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('foreign_keys = ON');
+    database.pragma('busy_timeout = 5000');
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  }
+  const pg = await import('pg');
+  const pool = new pg.default.Pool({
+    connectionString: config.connectionString,
+    max: config.maxConnections ?? 10,
+    // BIGINT (epoch seconds) as a number, not a string: safe below 2^53.
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === 20 ? (value: string) => Number(value) : pg.default.types.getTypeParser(oid, format as 'text'),
+    },
+  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** JSON text helpers for the TEXT columns that hold JSON. */
+export const toJson = (value: unknown): string => JSON.stringify(value);
+export function fromJson<T>(text: string | null, fallback: T): T {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
