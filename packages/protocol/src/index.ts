@@ -53,3 +53,5 @@ export * from './replay-cache.js';
 // Signing and verifying AAuth requests
 export * from './request-signer.js';
 export * from './request-verifier.js';
+export * from './server-request.js';
+export { checkSignatureSteps, finishSignatureSteps, type CheckedSignature } from './request-verification.js';

@@ -3,11 +3,10 @@ import { createContentDigest } from './content-digest.js';
 import type { Signer } from './crypto/types.js';
 import { headerLines, headerValue, type HttpRequestMessage } from './http-message.js';
 import { signMessage } from './http-signatures/sign.js';
-import { serializeSignatureKey } from './signature-key.js';
+import { serializeSignatureKey, type SignatureKeyMember } from './signature-key.js';
 import { AAuthError } from './errors.js';
 
-/** The components every AAuth request signature covers (AAuth -11 §HTTP Message Signatures Profile). */
-export const AAUTH_BASE_COMPONENTS = ['@method', '@authority', '@path', 'signature-key'] as const;
+import { AAUTH_BASE_COMPONENTS } from './request-verification.js';
 
 export interface SignAAuthRequestOptions {
   /** Signs with the key that the token's `cnf.jwk` names. */
@@ -43,7 +42,18 @@ export interface SignedAAuthRequest {
  * `content-digest content-type` on a body and `authorization` when a session token is sent (§8.1); `created`
  * is now; neither `alg` nor `keyid` is sent (§8.2). Header values are serialized as structured fields.
  */
-export async function signAAuthRequest(request: HttpRequestMessage, options: SignAAuthRequestOptions): Promise<SignedAAuthRequest> {
+export function signAAuthRequest(request: HttpRequestMessage, options: SignAAuthRequestOptions): Promise<SignedAAuthRequest> {
+  return signWithKeyMember(request, { scheme: 'jwt', jwt: options.token }, options);
+}
+
+/** Options common to every request signer: everything of `SignAAuthRequestOptions` but the token. */
+export type SignRequestOptions = Omit<SignAAuthRequestOptions, 'token'>;
+
+/**
+ * Signs a request whose key travels as the given Signature-Key member, with the AAuth profile's components
+ * (shared by the `jwt`, `hwk` and `jwks_uri` signers).
+ */
+export async function signWithKeyMember(request: HttpRequestMessage, member: SignatureKeyMember, options: SignRequestOptions): Promise<SignedAAuthRequest> {
   const label = options.label ?? 'sig';
   const created = options.created ?? Math.floor((options.now ?? defaultNow)());
   if (!Number.isSafeInteger(created) || created < 0) {
@@ -63,7 +73,7 @@ export async function signAAuthRequest(request: HttpRequestMessage, options: Sig
   if (authorization !== undefined && /^AAuth\s/i.test(authorization)) components.push('authorization');
   for (const c of options.components ?? []) if (!components.includes(c)) components.push(c);
 
-  added['signature-key'] = serializeSignatureKey(label, { scheme: 'jwt', jwt: options.token });
+  added['signature-key'] = serializeSignatureKey(label, member);
 
   const message: HttpRequestMessage = {
     method: request.method,
