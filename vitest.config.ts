@@ -2,14 +2,17 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Server-rendered pages use hono/jsx (packages/server/tsconfig.json says the same to tsc).
+  oxc: { jsx: { runtime: 'automatic', importSource: 'hono/jsx' } },
   resolve: {
     alias: {
       '@tessera/protocol/node': fileURLToPath(new URL('./packages/protocol/src/node/index.ts', import.meta.url)),
+      '@tessera/server': fileURLToPath(new URL('./packages/server/src/index.ts', import.meta.url)),
       '@tessera/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.{ts,tsx}', 'test/**/*.test.{ts,tsx}'],
     testTimeout: 20_000,
     pool: 'forks',
   },

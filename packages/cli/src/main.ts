@@ -1,5 +1,10 @@
 import { Command, CommanderError } from 'commander';
+import { registerAdminCommands } from './commands/admin.js';
+import { registerApprovalsCommands } from './commands/approvals.js';
+import { registerAuditCommands } from './commands/audit.js';
+import { registerGrantsCommands } from './commands/grants.js';
 import { httpSign, httpVerify } from './commands/http.js';
+import { registerServerCommands } from './commands/servers.js';
 import { keygen } from './commands/keygen.js';
 import { tokenDecode, tokenMint } from './commands/token.js';
 import { UsageError, type CliIo } from './io.js';
@@ -8,7 +13,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 function program(io: CliIo, exit: { code: number }): Command {
   const root = new Command('tessera')
-    .description('AAuth (draft-hardt-oauth-aauth-protocol -11) from the command line: keys, tokens, signed requests')
+    .description('AAuth (draft-hardt-oauth-aauth-protocol -11): keys, tokens, signed requests, the servers, approvals and administration')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) })
@@ -71,6 +76,14 @@ function program(io: CliIo, exit: { code: number }): Command {
     .action(async (file: string, opts: { now?: string; window?: string; jwks: string[]; audience?: string; explain?: boolean; dev?: boolean }) => {
       exit.code = await httpVerify(file, opts, io);
     });
+
+  // Running the servers (tessera dev / serve / migrate / keys rotate)
+  registerServerCommands(root, io, exit);
+  // The person's approvals and grants, the audit log, and administration (HTTP clients of the APIs)
+  registerApprovalsCommands(root, io, exit);
+  registerGrantsCommands(root, io, exit);
+  registerAuditCommands(root, io, exit);
+  registerAdminCommands(root, io, exit);
   return root;
 }
 

@@ -33,10 +33,31 @@ export async function testStore(kind: StoreKind, now?: () => number): Promise<Te
     store,
     async close() {
       await store.close();
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await dropDatabase(name);
     },
   };
+}
+
+/**
+ * Drops a test database. pg's `pool.end()` resolves before its sockets are closed, so a forced drop right after it
+ * can terminate those connections and surface an unhandled FATAL 57P01; a plain drop, retried while they finish
+ * closing, does not. Forced only as a last resort.
+ */
+async function dropDatabase(name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    for (let i = 0; i < 50; i++) {
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name}`);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
 }

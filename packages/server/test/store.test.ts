@@ -41,3 +41,13 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('audit ids', () => {
+  it('strictly increase within one millisecond (a fixed clock), so pages keep the order of events', async () => {
+    const t = await testStore('sqlite', () => 1_800_000_000);
+    for (let i = 0; i < 50; i++) await t.store.audit({ type: 'order', actor: 'x', detail: { i } });
+    const rows = await t.store.db.selectFrom('audit_events').select(['id', 'detail']).where('type', '=', 'order').orderBy('id').execute();
+    expect(rows.map((r) => (JSON.parse(r.detail) as { i: number }).i)).toEqual([...Array(50).keys()]);
+    await t.close();
+  });
+});

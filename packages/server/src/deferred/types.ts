@@ -4,6 +4,7 @@
  * polls the pending URL with signed GETs until a terminal answer. Endpoints register a `PendingHandler` per
  * kind; the `Deferred` service owns the pending URL, polling, long-polls, codes and decisions.
  */
+import type { Context, Hono } from 'hono';
 import type { Transaction } from 'kysely';
 import type { Database, PendingRequest } from '../store/schema.js';
 
@@ -41,6 +42,14 @@ export interface PendingHandler {
    * Throwing an `AAuthError` makes the request fail with that error instead.
    */
   approve(pending: PendingRequest, decision: ApprovalDecision, trx: Transaction<Database>): Promise<Record<string, unknown>>;
+  /**
+   * Authenticates a poll (GET/POST/DELETE on the pending URL) and returns the signer's key thumbprint, which must
+   * equal `pending.agent_jkt`; or a Response to send (e.g. 401 + Signature-Error). Default: a request signed with
+   * an agent token (`sig=jwt`). The Agent Provider's enrolment uses `hwk`.
+   */
+  authenticatePoll?(c: Context): Promise<{ readonly jkt: string } | Response>;
+  /** Which server identifier owns this kind's pending URLs; default the PS. */
+  readonly issuer?: 'ps' | 'ap';
 }
 
 export interface CreatePendingInput {
@@ -90,4 +99,13 @@ export interface Deferred {
   refuse(id: string, code: RefusalCode, personId: string | null): Promise<PendingRequest>;
   /** Pending requests a person can decide (for the approver API): bound to them, or unbound. */
   listForPerson(personId: string): Promise<PendingRequest[]>;
+}
+
+/** The Deferred service with its HTTP routes; built by `createDeferred(ctx)` in `deferred/deferred.ts`. */
+export interface DeferredService extends Deferred {
+  /**
+   * The pending-URL routes (`GET|POST|DELETE /pending/:id`) for one server identifier; the PS and the AP each mount
+   * theirs at `/pending`. A request for a pending request of the other identifier answers 404.
+   */
+  routes(owner: 'ps' | 'ap'): Hono;
 }

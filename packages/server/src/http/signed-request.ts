@@ -31,9 +31,13 @@ export type SignedRequestVariables<K extends RequestTokenTyp = RequestTokenTyp> 
   body: Uint8Array | undefined;
 };
 
-/** Sends an `AAuthError` as the response the spec gives it (401 + Signature-Error, or problem+json). */
-export function errorResponse(c: Context, error: AAuthError): Response {
-  const { status, headers, body } = toErrorResponse(error);
+/**
+ * Sends an `AAuthError` as the response the spec gives it (problem+json with its status). With
+ * `duringVerification`, every failure is a signature failure: 401 + `Signature-Error` (even `invalid_request`,
+ * which is otherwise a 400 endpoint error — §8.3).
+ */
+export function errorResponse(c: Context, error: AAuthError, options: { duringVerification?: boolean } = {}): Response {
+  const { status, headers, body } = toErrorResponse(error, options.duringVerification ? { duringVerification: true } : {});
   return new Response(JSON.stringify(body), { status, headers: { ...headers, 'cache-control': 'no-store' } });
 }
 
@@ -72,7 +76,7 @@ export function signedRequest<K extends RequestTokenTyp>(ctx: ServerContext, iss
       requireContentDigest: options.requireContentDigest ?? true,
       ...(options.audience === undefined ? {} : { audience: options.audience }),
     });
-    if (!result.ok) return errorResponse(c, result.error);
+    if (!result.ok) return errorResponse(c, result.error, { duringVerification: true });
     c.set('aauth', result.value);
     c.set('body', read.body);
     await next();

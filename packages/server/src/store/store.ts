@@ -32,6 +32,9 @@ export class Store {
   readonly db: Kysely<Database>;
   readonly kind: StoreConfig['kind'];
   readonly #now: () => number;
+  /** Last audit id time (ms) and sequence within it, so this store's ids strictly increase. */
+  #lastMs = 0;
+  #seq = 0;
 
   constructor(db: Kysely<Database>, kind: StoreConfig['kind'], now: () => number) {
     this.db = db;
@@ -47,7 +50,7 @@ export class Store {
   /** Appends an audit event (in `executor`'s transaction when given, so the event lands with the change). */
   async audit(event: AuditInput, executor: Executor = this.db): Promise<void> {
     const row: AuditEventsTable = {
-      id: auditId(this.#now()),
+      id: this.#nextAuditId(),
       at: Math.floor(this.#now()),
       type: event.type,
       actor: event.actor,
@@ -61,11 +64,22 @@ export class Store {
     await executor.insertInto('audit_events').values(row).execute();
   }
 
+  /**
+   * A time-sortable, unguessable, strictly increasing id: 12 hex digits of milliseconds, 4 of sequence within the
+   * millisecond (so events written in one millisecond keep their order), then 64 random bits.
+   */
+  #nextAuditId(): string {
+    const ms = Math.max(Math.floor(this.#now() * 1000), this.#lastMs);
+    this.#seq = ms === this.#lastMs ? this.#seq + 1 : 0;
+    this.#lastMs = ms;
+    return auditId(ms, this.#seq);
+  }
+
   /** Runs pending migrations; returns the names applied. */
   async migrate(): Promise<string[]> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider });
     const { error, results } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error(String(error));
+    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   }
 
@@ -74,9 +88,9 @@ export class Store {
   }
 }
 
-/** A time-sortable, unguessable id: 12 hex digits of milliseconds then 80 random bits. */
-export function auditId(nowSeconds: number): string {
-  return Math.floor(nowSeconds * 1000).toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
+/** Formats an audit id from milliseconds and a sequence number (32 hex digits). */
+export function auditId(ms: number, seq: number): string {
+  return ms.toString(16).padStart(12, '0') + (seq & 0xffff).toString(16).padStart(4, '0') + randomBytes(8).toString('hex');
 }
 
 /** Opens (and migrates) a store. */
@@ -108,8 +122,8 @@ async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
     max: config.maxConnections ?? 10,
     // BIGINT (epoch seconds) as a number, not a string: safe below 2^53.
     types: {
-      getTypeParser: (oid: number, format?: string) =>
-        oid === 20 ? (value: string) => Number(value) : pg.default.types.getTypeParser(oid, format as 'text'),
+      getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+        oid === 20 ? (value: string) => Number(value) : (pg.default.types.getTypeParser(oid, format ?? 'text') as unknown)) as typeof pg.default.types.getTypeParser,
     },
   });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

@@ -1,0 +1,145 @@
+/**
+ * `tessera dev`: everything on this machine in one process — a Person Server on http://localhost:4100, an Agent
+ * Provider on :4101 and the demo notes resource on :4102 (each role its own port; 0 = any free port), SQLite in
+ * `./.tessera-dev` (or a temporary directory), a person `alice` with a printed password, an admin token printed
+ * once. Development mode: `http://localhost:PORT` identifiers and loopback fetches are allowed (architecture.md
+ * "Development identifiers"); production refuses both.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { createPerson, findPersonByUsername, setPassword } from './auth/people.js';
+import { parseConfig, type LogLevel } from './config.js';
+import { createLogger } from './logging.js';
+import { attach, bindPort, createServer, loopbackAddresses, type BoundPort, type RunningServer } from './server.js';
+
+export const DEV_PORTS = { ps: 4100, ap: 4101, resource: 4102 } as const;
+export const DEV_DATA_DIR = '.tessera-dev';
+export const DEV_USERNAME = 'alice';
+
+export interface StartDevOptions {
+  /** SQLite data directory; default `./.tessera-dev`. `temporary: true` uses a fresh temporary directory instead. */
+  readonly dataDir?: string;
+  /** A fresh temporary data directory, removed on close (tests, throwaway runs). */
+  readonly temporary?: boolean;
+  /** Ports (0 = any free port). */
+  readonly ports?: { readonly ps?: number; readonly ap?: number; readonly resource?: number };
+  /** Where the banner goes (default: standard output). */
+  readonly print?: (line: string) => void;
+  /** Default `process.env` (reads `TESSERA_DEV_PASSWORD`, `TESSERA_LOG_LEVEL`). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Default: pino to standard error (so the banner on standard output stays readable). */
+  readonly log?: Logger;
+}
+
+export interface DevServer {
+  readonly running: RunningServer;
+  /** The server identifiers (`http://localhost:PORT`). */
+  readonly issuers: { readonly ps: string; readonly ap: string; readonly resource: string };
+  readonly dataDir: string;
+  readonly username: string;
+  readonly password: string;
+  readonly adminToken: string;
+  close(): Promise<void>;
+}
+
+const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Starts the development servers and prints how to use them. */
+export async function startDev(options: StartDevOptions = {}): Promise<DevServer> {
+  const env = options.env ?? process.env;
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const level = env['TESSERA_LOG_LEVEL'] !== undefined && LOG_LEVELS.includes(env['TESSERA_LOG_LEVEL']) ? (env['TESSERA_LOG_LEVEL'] as LogLevel) : 'info';
+  const log = options.log ?? createLogger({ level, mode: 'development', destination: pino.destination(2) });
+  const dataDir = options.temporary === true ? await mkdtemp(join(tmpdir(), 'tessera-dev-')) : resolve(options.dataDir ?? DEV_DATA_DIR);
+
+  // Bind first, so that port 0 becomes a real port before the identifiers are fixed.
+  const addresses = await loopbackAddresses();
+  const bound: BoundPort[] = [];
+  const bind = async (port: number): Promise<BoundPort> => {
+    const b = await bindPort(port, addresses);
+    bound.push(b);
+    return b;
+  };
+  let running: RunningServer;
+  let password: string;
+  let adminToken: string;
+  let issuers: DevServer['issuers'];
+  try {
+    const ps = await bind(options.ports?.ps ?? DEV_PORTS.ps);
+    const ap = await bind(options.ports?.ap ?? DEV_PORTS.ap);
+    const resource = await bind(options.ports?.resource ?? DEV_PORTS.resource);
+    issuers = { ps: `http://localhost:${ps.port}`, ap: `http://localhost:${ap.port}`, resource: `http://localhost:${resource.port}` };
+    adminToken = `tsa_${randomBytes(32).toString('base64url')}`;
+    const config = parseConfig(
+      {
+        ps: { issuer: issuers.ps, name: 'Tessera Person Server (dev)' },
+        ap: { issuer: issuers.ap, name: 'Tessera Agent Provider (dev)' },
+        store: { kind: 'sqlite', dataDir },
+        listen: { host: addresses[0], psPort: ps.port, apPort: ap.port, resourcePort: resource.port },
+        adminToken,
+        log: { level },
+        demoResource: { issuer: issuers.resource },
+      },
+      { mode: 'development', source: 'tessera dev' },
+    );
+    const server = await createServer(config, { log });
+    try {
+      password = env['TESSERA_DEV_PASSWORD'] ?? randomBytes(12).toString('base64url');
+      const existing = await findPersonByUsername(server.ctx, DEV_USERNAME);
+      if (existing === undefined) await createPerson(server.ctx, { username: DEV_USERNAME, password, displayName: 'Alice' });
+      else await setPassword(server.ctx, existing.id, password);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+    running = attach(server, { ps, ap, resource });
+  } catch (error) {
+    await Promise.all(bound.map((b) => b.close(0)));
+    if (options.temporary === true) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+
+  for (const line of banner({ issuers, dataDir, password, adminToken, fromEnv: env['TESSERA_DEV_PASSWORD'] !== undefined })) print(line);
+
+  let closing: Promise<void> | undefined;
+  return {
+    running,
+    issuers,
+    dataDir,
+    username: DEV_USERNAME,
+    password,
+    adminToken,
+    close() {
+      closing ??= (async () => {
+        await running.close();
+        if (options.temporary === true) await rm(dataDir, { recursive: true, force: true });
+      })();
+      return closing;
+    },
+  };
+}
+
+function banner(info: { issuers: DevServer['issuers']; dataDir: string; password: string; adminToken: string; fromEnv: boolean }): string[] {
+  const { issuers } = info;
+  return [
+    'Tessera is running in development mode (http://localhost identifiers and loopback fetches are allowed).',
+    '',
+    `  Person Server    ${issuers.ps}      metadata: ${issuers.ps}/.well-known/aauth-person.json`,
+    `  Agent Provider   ${issuers.ap}      metadata: ${issuers.ap}/.well-known/aauth-agent.json`,
+    `  Demo resource    ${issuers.resource}      GET ${issuers.resource}/notes needs an auth token (notes.read)`,
+    '',
+    `  Sign in:         ${issuers.ps}/login   as ${DEV_USERNAME} / ${info.fromEnv ? '(TESSERA_DEV_PASSWORD)' : info.password}`,
+    `  Admin API token: ${info.adminToken}   (shown once; send as Authorization: Bearer …)`,
+    `  Data directory:  ${info.dataDir}`,
+    '',
+    'Next steps:',
+    `  curl ${issuers.ps}/.well-known/aauth-person.json`,
+    `  curl -i ${issuers.resource}/notes        # 401 AAuth-Requirement: requirement=agent-token`,
+    `  curl -H 'Authorization: Bearer ${info.adminToken}' ${issuers.ps}/admin/agents`,
+    '',
+    'Press Ctrl-C to stop.',
+  ];
+}

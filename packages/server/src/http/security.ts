@@ -1,0 +1,45 @@
+/**
+ * Request hygiene shared by every host: a body limit (64 KiB: AAuth request bodies are small JSON documents with
+ * a few tokens; larger bodies are refused before they are read, 413 problem+json) and request ids (`x-request-id`:
+ * a well-formed incoming id is kept so a proxy's id flows through; otherwise a random one; echoed on the response
+ * and available to handlers as `c.var.requestId` for audit events).
+ */
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { MAX_BODY_BYTES } from './signed-request.js';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** The 413 answer for an oversized body. */
+export function payloadTooLarge(maxBytes: number): Response {
+  return new Response(JSON.stringify({ error: 'invalid_request', detail: `request body larger than ${maxBytes} bytes` }), {
+    status: 413,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+  });
+}
+
+/** Refuses request bodies over `maxBytes` (declared or streamed) with 413 problem+json. */
+export function apiBodyLimit(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandler {
+  return bodyLimit({ maxSize: maxBytes, onError: () => payloadTooLarge(maxBytes) });
+}
+
+/**
+ * Sets `c.var.requestId` and the `x-request-id` response header (ids up to 128 characters of `[A-Za-z0-9_=-]`),
+ * also on responses a handler built itself (e.g. forwarded from another app).
+ */
+export function requestIds(): MiddlewareHandler<{ Variables: { requestId: string } }> {
+  const assign = requestId({ headerName: REQUEST_ID_HEADER, limitLength: 128 });
+  return async (c, next) => {
+    await assign(c, next);
+    const id = c.var.requestId;
+    if (c.res.headers.get(REQUEST_ID_HEADER) === id) return;
+    try {
+      c.res.headers.set(REQUEST_ID_HEADER, id);
+    } catch {
+      // Immutable headers (a Response from fetch): copy the response.
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set(REQUEST_ID_HEADER, id);
+    }
+  };
+}

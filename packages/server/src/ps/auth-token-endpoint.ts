@@ -1,0 +1,223 @@
+/**
+ * The auth token endpoint, `POST /token` (AAuth -11 §Auth Token Endpoint; digest §5, §6-D, §8.30–§8.35, §8.41):
+ * three-party, where the resource token's `aud` is this PS.
+ *
+ * Signed with an agent token, body `{resource_token, upstream_token?, subagent_token?, justification?, login_hint?,
+ * tenant?, domain_hint?, prompt?, platform?, device?, capabilities?}`. The resource token is verified against the
+ * person token record it names (`resource-token-check.ts`); the resource is admitted under the trust policy; then a
+ * standing grant covering every requested scope (and an agent that does not require authorization each time, and no
+ * `prompt=consent`) issues the auth token at once, else the person is asked (202, deferred).
+ *
+ * The auth token: `iss` = `ps` = this PS, `dwk` `aauth-person.json`, `aud` = the resource, `sub` = the directed
+ * identifier of the person token, `scope` ⊆ the resource token's, `cnf` = the signer's key (the sub-agent's when a
+ * parent mediates), ≤ 1 h, and never after the agent token or the person token it was obtained with (§8.35, §8.41).
+ */
+import { AAuthError, mintAuthToken, parsePreferWait, type PublicJwk, type Signer } from '@tessera/protocol';
+import { Hono } from 'hono';
+import type { ServerContext } from '../context.js';
+import type { Deferred } from '../deferred/types.js';
+import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
+import { findStandingGrant } from '../store/grants.js';
+import { fromJson, type Executor } from '../store/store.js';
+import { admitCallingAgent, admitResource } from './agent-admission.js';
+import { PS_PATHS } from './metadata.js';
+import { mintedClaims, refuseUpstreamToken, type IssuedToken } from './person-token-endpoint.js';
+import { checkResourceToken } from './resource-token-check.js';
+import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
+
+/** Auth tokens live at most one hour (AAuth §Auth Token Structure: MUST NOT exceed 1 hour). */
+export const AUTH_TOKEN_TTL = 3600;
+
+/** What the pending request of kind `auth_token` keeps (JSON in `pending_requests.request`). */
+export type AuthTokenPendingRequest = {
+  /** The resource: the resource token's `iss`, the auth token's `aud`. */
+  readonly resource: string;
+  readonly resource_token_jti: string;
+  readonly presented_jti: string;
+  readonly agent_id: string;
+  readonly parent_agent_id?: string;
+  readonly agent_jkt: string;
+  readonly cnf_jwk: PublicJwk;
+  /** The latest `exp`: the agent token's and the presented person token's, whichever is earlier. */
+  /** The agent token that signed the request, `(iss, jti)`: a revocation before the decision fails the request. */
+  readonly agent_token: { readonly iss: string; readonly jti: string };
+  readonly not_after: number;
+  /** The person the presented person token was issued for. */
+  readonly person_id: string;
+  readonly sub: string;
+  /** The scopes the person is asked to approve (⊆ the resource token's `scope`). */
+  readonly scopes: readonly string[];
+  readonly mission_s256?: string;
+  readonly tenant?: string;
+  readonly account?: string;
+  readonly justification?: string;
+  readonly platform?: string;
+  readonly device?: string;
+  readonly login_hint?: string;
+  readonly prompt?: string;
+};
+
+export interface AuthTokenIssue {
+  readonly personId: string;
+  readonly agentId: string;
+  readonly cnfJwk: PublicJwk;
+  readonly resource: string;
+  readonly sub: string;
+  readonly scopes: readonly string[];
+  readonly notAfter: number;
+  readonly missionS256?: string;
+  readonly tenant?: string;
+  readonly account?: string;
+  readonly grantId?: string;
+  readonly actor: string;
+}
+
+/**
+ * Mints an auth token and records it in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction.
+ * With the `profile` identity scope the person's `name` is added (AAuth §Scopes: identity scopes bring their claims).
+ */
+export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: Signer, input: AuthTokenIssue): Promise<IssuedToken> {
+  const now = Math.floor(ctx.now());
+  if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token or person token this request was made with has expired' });
+  let name: string | undefined;
+  if (input.scopes.includes('profile')) {
+    const person = await db.selectFrom('people').select('display_name').where('id', '=', input.personId).executeTakeFirst();
+    name = person?.display_name;
+  }
+  const scope = input.scopes.join(' ');
+  const token = await mintAuthToken(
+    signer,
+    {
+      iss: ctx.ps.issuer,
+      ps: ctx.ps.issuer,
+      aud: input.resource,
+      sub: input.sub,
+      cnf: { jwk: input.cnfJwk },
+      ...(scope.length === 0 ? {} : { scope }),
+      ...(input.account === undefined ? {} : { account: input.account }),
+      ...(input.missionS256 === undefined ? {} : { mission_s256: input.missionS256 }),
+      ...(input.tenant === undefined ? {} : { tenant: input.tenant }),
+      ...(name === undefined ? {} : { name }),
+    },
+    { now: ctx.now, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
+  );
+  const { jti, exp } = mintedClaims(token);
+  await db
+    .insertInto('issued_tokens')
+    .values({
+      iss: ctx.ps.issuer,
+      jti,
+      kind: 'auth_token',
+      sub: input.sub,
+      agent_id: input.agentId,
+      aud: input.resource,
+      scope: scope.length === 0 ? null : scope,
+      person_id: input.personId,
+      exp,
+      revoked_at: null,
+    })
+    .execute();
+  await ctx.store.audit(
+    {
+      type: 'token.issued',
+      actor: input.actor,
+      agent: input.agentId,
+      person: input.personId,
+      resource: input.resource,
+      scope: scope.length === 0 ? null : scope,
+      detail: { kind: 'auth_token', jti, exp, ...(input.grantId === undefined ? {} : { grant: input.grantId }) },
+    },
+    db,
+  );
+  return { jti, exp, token, expiresIn: exp - now };
+}
+
+/**
+ * The scopes the person is asked for: the resource token's, narrowed to the agent's `allowed_scopes` when the
+ * registry sets any (AAuth §Scopes: the PS may narrow). Nothing left of a non-empty request → `invalid_request`.
+ */
+export function approvableScopes(requested: readonly string[], allowedScopesJson: string): string[] {
+  const allowed = fromJson<unknown>(allowedScopesJson, []);
+  if (!Array.isArray(allowed) || allowed.length === 0) return [...requested];
+  const narrowed = requested.filter((s) => allowed.includes(s));
+  if (requested.length > 0 && narrowed.length === 0) {
+    throw new AAuthError('invalid_request', { detail: 'none of the requested scopes is allowed for this agent at this Person Server' });
+  }
+  return narrowed;
+}
+
+export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }> {
+  const app = new Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }>();
+  app.post(PS_PATHS.authToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
+    const body = parseJsonBody(c.var.body, c.req.header('content-type'));
+    if (body['resource_token'] === undefined || body['resource_token'] === null) throw new AAuthError('invalid_request', { detail: 'resource_token is required' });
+    refuseUpstreamToken(body);
+    const options = parseTokenRequestOptions(body);
+    const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    const { claims, record, scopes: requested } = await checkResourceToken(ctx, body['resource_token'], caller.agentJkt);
+    const resource = claims.iss;
+    await admitResource(ctx, resource, 'invalid_resource_token');
+
+    // The person token was issued to this agent, for this person (AAuth §Security: one person per agent).
+    if (record.agent_id !== caller.agent.id) throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued to another agent' });
+    if (caller.personId !== null && caller.personId !== record.person_id) {
+      throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued for another person than this agent is bound to' });
+    }
+    const scopes = approvableScopes(requested, caller.agent.allowed_scopes);
+    const notAfter = Math.min(caller.notAfter, record.exp);
+    const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
+
+    if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
+      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'auth_token', scopes });
+      if (grant && grant.person_id === record.person_id) {
+        const signer = await ctx.keys.signer('ps');
+        const issued = await ctx.store.transaction((trx) =>
+          issueAuthToken(ctx, trx, signer, {
+            personId: record.person_id,
+            agentId: caller.agent.id,
+            cnfJwk: caller.cnfJwk,
+            resource,
+            sub: record.sub,
+            scopes,
+            notAfter,
+            ...(claims.mission_s256 === undefined ? {} : { missionS256: claims.mission_s256 }),
+            ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
+            ...(claims.account === undefined ? {} : { account: claims.account }),
+            grantId: grant.id,
+            actor: 'ps',
+          }),
+        );
+        return c.json({ auth_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
+      }
+    }
+    if (options.prompt.includes('none')) throw userUnreachable();
+
+    const request: AuthTokenPendingRequest = {
+      resource,
+      resource_token_jti: claims.jti,
+      presented_jti: claims.presented_jti,
+      agent_id: caller.agent.id,
+      ...(caller.parent === undefined ? {} : { parent_agent_id: caller.parent.id }),
+      agent_jkt: caller.agentJkt,
+      cnf_jwk: caller.cnfJwk,
+      agent_token: { iss: caller.signer.iss, jti: caller.signer.jti },
+      not_after: notAfter,
+      person_id: record.person_id,
+      sub: record.sub,
+      scopes,
+      ...(claims.mission_s256 === undefined ? {} : { mission_s256: claims.mission_s256 }),
+      ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
+      ...(claims.account === undefined ? {} : { account: claims.account }),
+      ...optionsForPending(options),
+    };
+    const created = await deferred.create({
+      kind: 'auth_token',
+      agentId: caller.agent.id,
+      agentJkt: caller.signerJkt,
+      personId: record.person_id,
+      request,
+    });
+    return deferred.accepted(created, parsePreferWait(c.req.header('prefer')));
+  });
+  return app;
+}

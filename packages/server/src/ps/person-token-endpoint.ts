@@ -1,0 +1,214 @@
+/**
+ * The person token endpoint, `POST /person-token` (AAuth -11 §Person Token Endpoint; digest §5, §8.18, §8.19, §8.41).
+ *
+ * Signed with an agent token (covering `content-digest` and `content-type`), body `{resource, mission_s256?,
+ * subagent_token?, upstream_token?}` plus the shared OPTIONAL parameters. With a standing person-token grant for
+ * (agent, resource), and an agent that does not require authorization each time, the person token is issued at
+ * once (200 `{person_token, expires_in}`); otherwise the person is asked (202, deferred). The token names the
+ * resource as `aud`, carries the directed `sub` and the request signer's key (or the sub-agent's) as `cnf`, no
+ * `scope` or `account`, and expires within an hour and never after the agent token.
+ */
+import { AAuthError, decodeJws, mintPersonToken, parsePreferWait, parseServerIdentifier, type PublicJwk, type Signer } from '@tessera/protocol';
+import { Hono } from 'hono';
+import type { ServerContext } from '../context.js';
+import type { Deferred } from '../deferred/types.js';
+import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
+import { findStandingGrant } from '../store/grants.js';
+import type { Executor } from '../store/store.js';
+import { admitCallingAgent, admitResource } from './agent-admission.js';
+import { directedSubject } from './directed-subject.js';
+import { PS_PATHS } from './metadata.js';
+import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
+
+/** Person tokens live at most one hour (AAuth §Person Token Structure: MUST NOT exceed 1 hour). */
+export const PERSON_TOKEN_TTL = 3600;
+/**
+ * How long a person-token record outlives the token: at least the longest resource-token lifetime (5 min), so a
+ * resource token naming it in `presented_jti` can still be redeemed (AAuth §Person Token Endpoint, Retention).
+ */
+export const PERSON_TOKEN_RETENTION = 3600;
+
+/** What the pending request of kind `person_token` keeps (JSON in `pending_requests.request`). */
+export type PersonTokenPendingRequest = {
+  readonly resource: string;
+  readonly agent_id: string;
+  /** The signing parent, when a parent asked for a sub-agent. */
+  readonly parent_agent_id?: string;
+  /** Thumbprint of `cnf_jwk`. */
+  readonly agent_jkt: string;
+  readonly cnf_jwk: PublicJwk;
+  /** The issued token's latest `exp`: the agent token's (and the sub-agent token's). */
+  /** The agent token that signed the request, `(iss, jti)`: a revocation before the decision fails the request. */
+  readonly agent_token: { readonly iss: string; readonly jti: string };
+  readonly not_after: number;
+  readonly justification?: string;
+  readonly platform?: string;
+  readonly device?: string;
+  readonly login_hint?: string;
+  readonly prompt?: string;
+};
+
+export interface PersonTokenIssue {
+  readonly personId: string;
+  readonly agentId: string;
+  readonly agentJkt: string;
+  readonly cnfJwk: PublicJwk;
+  readonly resource: string;
+  readonly notAfter: number;
+  readonly missionS256?: string;
+  /** The standing grant it was issued under, for the audit trail. */
+  readonly grantId?: string;
+  readonly actor: string;
+}
+
+export interface IssuedToken {
+  readonly jti: string;
+  readonly exp: number;
+  readonly token: string;
+  readonly expiresIn: number;
+}
+
+/** Reads `exp` and `jti` back from a token this PS just minted. */
+export function mintedClaims(token: string): { jti: string; exp: number } {
+  const { payload } = decodeJws(token);
+  return { jti: payload['jti'] as string, exp: payload['exp'] as number };
+}
+
+/**
+ * Mints a person token and records it (`person_token_records` until `exp` + retention, `issued_tokens`), audited
+ * `token.issued`. Runs inside `db`'s transaction.
+ */
+export async function issuePersonToken(ctx: ServerContext, db: Executor, signer: Signer, input: PersonTokenIssue): Promise<IssuedToken> {
+  const now = Math.floor(ctx.now());
+  // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
+  if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
+  const sub = await directedSubject(ctx, input.personId, input.resource, db);
+  const token = await mintPersonToken(
+    signer,
+    {
+      iss: ctx.ps.issuer,
+      aud: input.resource,
+      sub,
+      cnf: { jwk: input.cnfJwk },
+      ...(input.missionS256 === undefined ? {} : { mission_s256: input.missionS256 }),
+    },
+    { now: ctx.now, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
+  );
+  const { jti, exp } = mintedClaims(token);
+  await db
+    .insertInto('person_token_records')
+    .values({
+      jti,
+      ps: ctx.ps.issuer,
+      sub,
+      resource: input.resource,
+      agent_id: input.agentId,
+      agent_jkt: input.agentJkt,
+      person_id: input.personId,
+      mission_s256: input.missionS256 ?? null,
+      tenant: null,
+      exp,
+      retain_until: exp + PERSON_TOKEN_RETENTION,
+    })
+    .execute();
+  await db
+    .insertInto('issued_tokens')
+    .values({ iss: ctx.ps.issuer, jti, kind: 'person_token', sub, agent_id: input.agentId, aud: input.resource, scope: null, person_id: input.personId, exp, revoked_at: null })
+    .execute();
+  await ctx.store.audit(
+    {
+      type: 'token.issued',
+      actor: input.actor,
+      agent: input.agentId,
+      person: input.personId,
+      resource: input.resource,
+      detail: { kind: 'person_token', jti, exp, ...(input.grantId === undefined ? {} : { grant: input.grantId }) },
+    },
+    db,
+  );
+  return { jti, exp, token, expiresIn: exp - now };
+}
+
+/** `resource`: REQUIRED, a server identifier (AAuth §Person Token Endpoint: "The PS MUST validate it"; §8.18). */
+function readResource(ctx: ServerContext, body: Record<string, unknown>): string {
+  const resource = body['resource'];
+  if (resource === undefined || resource === null) throw new AAuthError('invalid_request', { detail: 'resource is required' });
+  if (typeof resource !== 'string') throw new AAuthError('invalid_request', { detail: 'resource must be a string' });
+  try {
+    return parseServerIdentifier(resource, { allowLoopbackHttp: ctx.allowLoopbackHttp }).identifier;
+  } catch (error) {
+    throw new AAuthError('invalid_request', { detail: 'resource is not a valid server identifier', cause: error });
+  }
+}
+
+/**
+ * `mission_s256`: the PS MUST verify the mission exists, is active and belongs to this agent, and reject the
+ * request otherwise (§8.18). This PS keeps no missions yet, so every mission is unknown; one answer for all, so
+ * nothing is disclosed about any mission.
+ */
+function refuseMission(body: Record<string, unknown>): void {
+  if (body['mission_s256'] === undefined || body['mission_s256'] === null) return;
+  throw new AAuthError('invalid_request', { detail: 'mission_s256 names no active mission of this agent' });
+}
+
+/** Call chaining (`upstream_token`) is not implemented yet: refused rather than ignored. */
+export function refuseUpstreamToken(body: Record<string, unknown>): void {
+  if (body['upstream_token'] === undefined || body['upstream_token'] === null) return;
+  throw new AAuthError('invalid_request', { detail: 'upstream_token (call chaining) is not supported by this Person Server yet' });
+}
+
+export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }> {
+  const app = new Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }>();
+  app.post(PS_PATHS.personToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
+    const body = parseJsonBody(c.var.body, c.req.header('content-type'));
+    const resource = readResource(ctx, body);
+    refuseMission(body);
+    refuseUpstreamToken(body);
+    const options = parseTokenRequestOptions(body);
+    const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    await admitResource(ctx, resource, 'invalid_request');
+
+    const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
+    if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
+      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'person_token' });
+      if (grant && grant.person_id === caller.personId) {
+        const personId = caller.personId;
+        const signer = await ctx.keys.signer('ps');
+        const issued = await ctx.store.transaction((trx) =>
+          issuePersonToken(ctx, trx, signer, {
+            personId,
+            agentId: caller.agent.id,
+            agentJkt: caller.agentJkt,
+            cnfJwk: caller.cnfJwk,
+            resource,
+            notAfter: caller.notAfter,
+            grantId: grant.id,
+            actor: 'ps',
+          }),
+        );
+        return c.json({ person_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
+      }
+    }
+    if (options.prompt.includes('none')) throw userUnreachable();
+
+    const request: PersonTokenPendingRequest = {
+      resource,
+      agent_id: caller.agent.id,
+      ...(caller.parent === undefined ? {} : { parent_agent_id: caller.parent.id }),
+      agent_jkt: caller.agentJkt,
+      cnf_jwk: caller.cnfJwk,
+      agent_token: { iss: caller.signer.iss, jti: caller.signer.jti },
+      not_after: caller.notAfter,
+      ...optionsForPending(options),
+    };
+    const created = await deferred.create({
+      kind: 'person_token',
+      agentId: caller.agent.id,
+      agentJkt: caller.signerJkt,
+      personId: caller.personId,
+      request,
+    });
+    return deferred.accepted(created, parsePreferWait(c.req.header('prefer')));
+  });
+  return app;
+}

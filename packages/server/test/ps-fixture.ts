@@ -1,0 +1,253 @@
+/**
+ * Fixture for the Person Server endpoint tests: a ServerContext on a test store with a settable clock, the PS app
+ * over an in-memory Deferred service (`PsFakeDeferred`, the `DeferredService` contract: create, accepted (202),
+ * approve (runs the kind's handler in a store transaction)), an Agent Provider and a resource whose keys the
+ * `resolveKey` double knows, and helpers to sign requests as an agent (`sig=jwt`) or as a server (`sig=jwks_uri`).
+ *
+ * The fake stands in for `deferred/deferred.ts` so these tests exercise only the PS's side of the contract.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createSigner,
+  decodeJws,
+  DWK,
+  generateKeyPair,
+  importVerifyKey,
+  jwkThumbprint,
+  mintAgentToken,
+  mintResourceToken,
+  publicJwkOf,
+  signAAuthRequest,
+  signServerRequest,
+  VerifyKeyCache,
+  type KeyResolver,
+  type PrivateJwk,
+  type PublicJwk,
+  type Signer,
+  type VerifyKey,
+} from '@tessera/protocol';
+import { Hono } from 'hono';
+import { pino } from 'pino';
+import type { ServerContext } from '../src/context.js';
+import type { ApprovalDecision, CreatedPending, CreatePendingInput, DeferredService, PendingHandler, PendingKind, RefusalCode } from '../src/deferred/types.js';
+import { ServerKeys } from '../src/keys/server-keys.js';
+import { createPersonServerApp } from '../src/ps/ps-app.js';
+import type { PendingRequest } from '../src/store/schema.js';
+import { toJson } from '../src/store/store.js';
+import { testStore, type StoreKind, type TestStore } from './helpers.js';
+
+export const PS = 'https://ps.example';
+export const AP = 'https://agent.example';
+export const RS = 'https://resource.example';
+export const RS2 = 'https://calendar.example';
+export const AGENT_ID = 'aauth:assistant@agent.example';
+export const T0 = 1_800_000_000;
+
+/** The Deferred service contract, in memory. */
+export class PsFakeDeferred implements DeferredService {
+  readonly handlers = new Map<string, PendingHandler>();
+  readonly rows = new Map<string, PendingRequest>();
+  lastWait: number | undefined;
+  readonly #ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+  register(kind: PendingKind, handler: PendingHandler): void {
+    this.handlers.set(kind, handler);
+  }
+  handler(kind: string): PendingHandler | undefined {
+    return this.handlers.get(kind);
+  }
+  create(input: CreatePendingInput): Promise<CreatedPending> {
+    const now = Math.floor(this.#ctx.now());
+    const pending: PendingRequest = {
+      id: randomBytes(16).toString('hex'),
+      kind: input.kind,
+      agent_id: input.agentId,
+      agent_jkt: input.agentJkt,
+      person_id: input.personId ?? null,
+      status: 'pending',
+      request: toJson(input.request),
+      result: null,
+      error: null,
+      code_hash: null,
+      code_failures: 0,
+      clarification_rounds: 0,
+      clarification: null,
+      callback: input.callback ?? null,
+      created_at: now,
+      updated_at: now,
+      expires_at: now + (input.ttlSeconds ?? 600),
+    };
+    this.rows.set(pending.id, pending);
+    return Promise.resolve({ pending, code: 'ABCD-EFGH', interactionUrl: `${PS}/interaction` });
+  }
+  accepted(created: CreatedPending, preferWait?: number): Promise<Response> {
+    this.lastWait = preferWait;
+    return Promise.resolve(
+      new Response(JSON.stringify({ status: 'pending' }), {
+        status: 202,
+        headers: { location: `${PS}/pending/${created.pending.id}`, 'retry-after': '5', 'cache-control': 'no-store', 'content-type': 'application/json' },
+      }),
+    );
+  }
+  findByCode(): Promise<PendingRequest | undefined> {
+    return Promise.resolve(undefined);
+  }
+  get(id: string): Promise<PendingRequest | undefined> {
+    return Promise.resolve(this.rows.get(id));
+  }
+  interacting(): Promise<void> {
+    return Promise.resolve();
+  }
+  async approve(id: string, decision: ApprovalDecision): Promise<PendingRequest> {
+    const row = this.rows.get(id);
+    if (!row) throw new Error('no such pending request');
+    const handler = this.handlers.get(row.kind);
+    if (!handler) throw new Error(`no handler for ${row.kind}`);
+    const result = await this.#ctx.store.transaction((trx) => handler.approve(row, decision, trx));
+    const done: PendingRequest = { ...row, status: 'approved', person_id: decision.personId, result: toJson(result) };
+    this.rows.set(id, done);
+    return done;
+  }
+  refuse(id: string, code: RefusalCode): Promise<PendingRequest> {
+    const row = this.rows.get(id);
+    if (!row) throw new Error('no such pending request');
+    const done: PendingRequest = { ...row, status: code, error: code };
+    this.rows.set(id, done);
+    return Promise.resolve(done);
+  }
+  listForPerson(): Promise<PendingRequest[]> {
+    return Promise.resolve([...this.rows.values()]);
+  }
+  routes(): Hono {
+    return new Hono();
+  }
+  /** The only pending request created so far, or the last one. */
+  last(): PendingRequest {
+    const rows = [...this.rows.values()];
+    const row = rows[rows.length - 1];
+    if (!row) throw new Error('no pending request');
+    return row;
+  }
+}
+
+export interface Party {
+  readonly jwk: PrivateJwk;
+  readonly signer: Signer;
+  readonly publicJwk: PublicJwk;
+  readonly jkt: string;
+}
+
+export async function party(kid?: string): Promise<Party> {
+  const jwk = await generateKeyPair('Ed25519', kid);
+  const signer = await createSigner(jwk);
+  const publicJwk = publicJwkOf(jwk);
+  return { jwk, signer, publicJwk, jkt: await jwkThumbprint(publicJwk) };
+}
+
+export interface PsFixture {
+  readonly t: TestStore;
+  readonly ctx: ServerContext;
+  readonly app: Hono;
+  readonly deferred: PsFakeDeferred;
+  readonly clock: { now: number };
+  /** The Agent Provider's signing key (kid `ap-1`). */
+  readonly ap: Party;
+  /** The resource's signing key (kid `rs-1`). */
+  readonly rs: Party;
+  /** The agent's request-signing key. */
+  readonly agent: Party;
+  /** An agent token for `AGENT_ID` bound to `agent`. */
+  agentToken(claims?: Record<string, unknown>, options?: { ttl?: number; key?: Party }): Promise<string>;
+  /** A signed POST to the PS as an agent (`sig=jwt`). */
+  post(path: string, body: unknown, options?: { token?: string; signer?: Signer; headers?: Record<string, string>; contentDigest?: boolean }): Promise<Response>;
+  /** A signed POST to the PS as a server (`sig=jwks_uri`). */
+  postAsServer(path: string, body: unknown, server: { id: string; dwk: string; key: Party }): Promise<Response>;
+  /** A resource token from `RS` (or `iss`) for this PS. */
+  resourceToken(claims: Record<string, unknown>, options?: { key?: Party; ttl?: number }): Promise<string>;
+  /** A person in `people`. */
+  person(id: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function psFixture(kind: StoreKind): Promise<PsFixture> {
+  const clock = { now: T0 };
+  const now = (): number => clock.now;
+  const t = await testStore(kind, now);
+  const keys = new ServerKeys(t.store, now);
+  await keys.ensure('ps');
+  const ap = await party('ap-1');
+  const rs = await party('rs-1');
+  const agent = await party();
+  const known = new Map<string, Promise<VerifyKey>>([
+    [`${AP}|ap-1`, importVerifyKey(ap.publicJwk)],
+    [`${RS}|rs-1`, importVerifyKey(rs.publicJwk)],
+    [`${RS2}|rs-1`, importVerifyKey(rs.publicJwk)],
+  ]);
+  const resolveKey: KeyResolver = ({ iss, kid }) => known.get(`${iss}|${kid}`) ?? Promise.reject(new Error(`unknown key ${iss} ${kid}`));
+  const ctx: ServerContext = {
+    mode: 'development',
+    ps: { issuer: PS, name: 'Test Person Server' },
+    ap: { issuer: 'https://ap.tessera.example', name: 'Test AP' },
+    store: t.store,
+    keys,
+    now,
+    resolveKey,
+    keyCache: new VerifyKeyCache(),
+    log: pino({ level: 'silent' }),
+    allowLoopbackHttp: false,
+  };
+  const deferred = new PsFakeDeferred(ctx);
+  const app = createPersonServerApp(ctx, deferred);
+
+  const agentToken = (claims: Record<string, unknown> = {}, options: { ttl?: number; key?: Party } = {}): Promise<string> =>
+    mintAgentToken(ap.signer, { iss: AP, sub: AGENT_ID, cnf: { jwk: (options.key ?? agent).publicJwk }, ...claims }, { now, ...(options.ttl === undefined ? {} : { ttl: options.ttl }) });
+
+  const encode = (body: unknown): Uint8Array => new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+
+  const post: PsFixture['post'] = async (path, body, options = {}) => {
+    const url = PS + path;
+    const bytes = encode(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(options.headers ?? {}) };
+    const signed = await signAAuthRequest(
+      { method: 'POST', url, headers: Object.entries(headers), body: bytes },
+      { signer: options.signer ?? agent.signer, token: options.token ?? (await agentToken()), now, ...(options.contentDigest === false ? { contentDigest: false } : {}) },
+    );
+    return app.request(url, { method: 'POST', headers: { ...headers, ...signed.headers }, body: bytes as Uint8Array<ArrayBuffer> });
+  };
+
+  const postAsServer: PsFixture['postAsServer'] = async (path, body, server) => {
+    const url = PS + path;
+    const bytes = encode(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const signed = await signServerRequest({ method: 'POST', url, headers: Object.entries(headers), body: bytes }, { signer: server.key.signer, id: server.id, dwk: server.dwk, now });
+    return app.request(url, { method: 'POST', headers: { ...headers, ...signed.headers }, body: bytes as Uint8Array<ArrayBuffer> });
+  };
+
+  const resourceToken: PsFixture['resourceToken'] = (claims, options = {}) =>
+    mintResourceToken(
+      (options.key ?? rs).signer,
+      { iss: RS, aud: PS, ps: PS, agent_jkt: agent.jkt, scope: 'notes.read', sub: 'x', presented_jti: 'x', ...claims },
+      { now, ...(options.ttl === undefined ? {} : { ttl: options.ttl }) },
+    );
+
+  const person = async (id: string): Promise<string> => {
+    await t.store.db.insertInto('people').values({ id, username: id, display_name: `Person ${id}`, password_hash: 'x', created_at: T0 }).execute();
+    return id;
+  };
+
+  return { t, ctx, app, deferred, clock, ap, rs, agent, agentToken, post, postAsServer, resourceToken, person, close: () => t.close() };
+}
+
+/** The claims of a JWT (unverified). */
+export function claimsOf(jwt: string): Record<string, unknown> {
+  return decodeJws(jwt).payload;
+}
+
+export function headerOf(jwt: string): Record<string, unknown> {
+  return decodeJws(jwt).header;
+}
+
+export const DWKS = DWK;

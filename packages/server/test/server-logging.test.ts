@@ -1,0 +1,42 @@
+/**
+ * The server logger: JSON lines with secrets redacted wherever they appear.
+ */
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logging.js';
+
+function capture() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { lines, log: createLogger({ level: 'info', destination }) };
+}
+
+describe('createLogger', () => {
+  it('redacts authorization, signature headers, cookies, tokens, passwords and private keys', () => {
+    const { lines, log } = capture();
+    log.info(
+      {
+        req: { headers: { authorization: 'Bearer SECRET-1', signature: 'sig=:SECRET-2:', 'signature-key': 'sig=jwt;jwt="SECRET-3"', 'signature-input': 'SECRET-4', cookie: 'SECRET-5', host: 'ps.example' } },
+        res: { headers: { 'set-cookie': 'SECRET-6' } },
+        body: { person_token: 'SECRET-7', auth_token: 'SECRET-8', resource: 'https://notes.example' },
+        password: 'SECRET-9',
+        key: { private_jwk: 'SECRET-10', kid: 'ps-1' },
+        tokens: ['SECRET-11'],
+      },
+      'request',
+    );
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(line).not.toMatch(/SECRET-/);
+    const entry = JSON.parse(line) as { req: { headers: Record<string, string> }; body: Record<string, string>; key: Record<string, string> };
+    expect(entry.req.headers['host']).toBe('ps.example');
+    expect(entry.req.headers['authorization']).toBe('[redacted]');
+    expect(entry.body['resource']).toBe('https://notes.example');
+    expect(entry.key['kid']).toBe('ps-1');
+  });
+});
