@@ -11,6 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createPerson, findPersonByUsername, setPassword } from './auth/people.js';
+import type { ServerContext } from './context.js';
+import { DEMO_SCOPES } from './demo/demo-resource.js';
+import { createResource, getResource } from './registry/resources.js';
 import { parseConfig, type LogLevel } from './config.js';
 import { createLogger } from './logging.js';
 import { attach, bindPort, createServer, loopbackAddresses, type BoundPort, type RunningServer } from './server.js';
@@ -46,6 +49,25 @@ export interface DevServer {
 }
 
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Registers the demo resource, so the consent page names it and describes its scopes instead of showing a bare
+ * URL (its identifier changes with its port, so a stale row of an earlier run is left alone).
+ */
+async function registerDemoResource(ctx: ServerContext, identifier: string): Promise<void> {
+  if (await getResource(ctx.store.db, identifier)) return;
+  await createResource(
+    ctx,
+    {
+      identifier,
+      name: 'Tessera demo notes',
+      description: 'A small **demo resource** that `tessera dev` runs beside the Person Server: it keeps a few notes.',
+      scopes: Object.entries(DEMO_SCOPES).map(([scope, description]) => ({ scope, description })),
+      default_requirement: 'auth-token',
+    },
+    'tessera-dev',
+  );
+}
 
 /** Starts the development servers and prints how to use them. */
 export async function startDev(options: StartDevOptions = {}): Promise<DevServer> {
@@ -91,6 +113,7 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
       const existing = await findPersonByUsername(server.ctx, DEV_USERNAME);
       if (existing === undefined) await createPerson(server.ctx, { username: DEV_USERNAME, password, displayName: 'Alice' });
       else await setPassword(server.ctx, existing.id, password);
+      await registerDemoResource(server.ctx, issuers.resource);
     } catch (error) {
       await server.close();
       throw error;

@@ -5,16 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import {
   AAuthError,
-  createSigner,
   DWK,
   MAX_LIFETIME,
   mintAgentToken,
   selectJwk,
   type AgentTokenClaims,
   type KeyResolver,
-  type PrivateJwk,
   type PublicJwk,
-  type Signer,
 } from '@tessera/protocol';
 import type { MiddlewareHandler } from 'hono';
 import type { ServerContext } from '../context.js';
@@ -65,7 +62,7 @@ export interface IssuedAgentToken {
  * `cnf.jwk`, `iat`, `exp`, and `ps` / `parent_agent` when set (AAuth -11 §Agent Token Structure).
  */
 export async function issueAgentToken(ctx: ServerContext, trx: Executor, input: IssueAgentTokenInput): Promise<IssuedAgentToken> {
-  const signer = await apSignerIn(ctx, trx);
+  const signer = await ctx.keys.signer('ap', trx);
   const iat = Math.floor(ctx.now());
   const jti = randomBytes(16).toString('hex');
   const exp = input.notAfter === undefined ? iat + input.ttl : Math.min(iat + input.ttl, Math.floor(input.notAfter));
@@ -99,24 +96,6 @@ export async function issueAgentToken(ctx: ServerContext, trx: Executor, input: 
   return { agent_id: input.agentId, agent_token: agentToken, expires_in: exp - iat, jti, exp };
 }
 
-/**
- * The AP's current signer, read through `db` (the same rule as `ServerKeys.signer`: the newest key whose `active_from`
- * has passed). Issuance runs inside a transaction; on SQLite that transaction holds the only connection, so reading
- * through the store's root connection from inside it would wait forever.
- */
-export async function apSignerIn(ctx: ServerContext, db: Executor): Promise<Signer> {
-  const now = Math.floor(ctx.now());
-  const row = await db
-    .selectFrom('signing_keys')
-    .select('private_jwk')
-    .where('role', '=', 'ap')
-    .where('active_from', '<=', now)
-    .orderBy('active_from', 'desc')
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
-  if (!row) throw new AAuthError('server_error', { detail: 'no active ap signing key' });
-  return createSigner(JSON.parse(row.private_jwk) as PrivateJwk);
-}
 
 /**
  * Resolves this AP's own signing keys for agent tokens presented back to it (renewal, sub-agents, revocation), from

@@ -4,7 +4,7 @@
  * published until every token it signed has expired (AAuth §Key Rotation; architecture.md "Data and processes").
  */
 import { createSigner, generateKeyPair, jwksDocument, publicJwkOf, type JwkSet, type PrivateJwk, type Signer } from '@tessera/protocol';
-import type { Store } from '../store/store.js';
+import type { Executor, Store } from '../store/store.js';
 
 export type KeyRole = 'ps' | 'ap';
 
@@ -31,10 +31,14 @@ export class ServerKeys {
     await this.#insert(role, Math.floor(this.#now()));
   }
 
-  /** The signer to use now: the newest key whose `active_from` has passed. */
-  async signer(role: KeyRole): Promise<Signer> {
+  /**
+   * The signer to use now: the newest key whose `active_from` has passed. Inside a transaction pass it as
+   * `executor`: on SQLite the transaction holds the only connection, so a read outside it would wait forever.
+   * Imported signers are cached by kid, so each key is imported once.
+   */
+  async signer(role: KeyRole, executor: Executor = this.#store.db): Promise<Signer> {
     const now = Math.floor(this.#now());
-    const row = await this.#store.db
+    const row = await executor
       .selectFrom('signing_keys')
       .selectAll()
       .where('role', '=', role)

@@ -14,7 +14,6 @@ import { fromJson, type Executor } from '../store/store.js';
 import { admitResource, bindAgent, isRevoked } from './agent-admission.js';
 import { issueAuthToken, type AuthTokenPendingRequest } from './auth-token-endpoint.js';
 import { issuePersonToken, type PersonTokenPendingRequest } from './person-token-endpoint.js';
-import { psSignerIn } from './ps-signer.js';
 
 function readRequest<T>(pending: PendingRequest, required: readonly string[]): T {
   const request = fromJson<Record<string, unknown> | null>(pending.request, null);
@@ -139,7 +138,7 @@ export function personTokenPendingHandler(ctx: ServerContext): PendingHandler {
         { agentId: request.agent_id, ...(request.parent_agent_id === undefined ? {} : { parentAgentId: request.parent_agent_id }), resource: request.resource, kind: 'person_token', scopes: [] },
         trx,
       );
-      const issued = await issuePersonToken(ctx, trx, await psSignerIn(ctx, trx), {
+      const issued = await issuePersonToken(ctx, trx, await ctx.keys.signer('ps', trx), {
         personId: decision.personId,
         agentId: request.agent_id,
         agentJkt: request.agent_jkt,
@@ -193,7 +192,7 @@ export function authTokenPendingHandler(ctx: ServerContext): PendingHandler {
         },
         trx,
       );
-      const issued = await issueAuthToken(ctx, trx, await psSignerIn(ctx, trx), {
+      const issued = await issueAuthToken(ctx, trx, await ctx.keys.signer('ps', trx), {
         personId: decision.personId,
         agentId: request.agent_id,
         cnfJwk: request.cnf_jwk,
