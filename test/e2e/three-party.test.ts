@@ -6,7 +6,6 @@
  * A screenshot of the consent page is kept in test-artifacts/.
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,25 +18,10 @@ import {
   type Signer,
 } from '@tessera/protocol';
 import { startDev, type DevServer } from '../../packages/server/src/dev.js';
+import { testAgentProvider } from '../support/agent-provider.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-
-/** A minimal Agent Provider: metadata and JWKS on 127.0.0.1, and the agent tokens it mints. */
-async function testAgentProvider() {
-  const key = await generateKeyPair('Ed25519', 'ap-e2e-1');
-  let issuer = '';
-  const server: Server = createServer((req, res) => {
-    const body =
-      req.url === '/.well-known/aauth-agent.json' ? { issuer, jwks_uri: `${issuer}/jwks.json`, name: 'E2E Agent Provider' } : req.url === '/jwks.json' ? { keys: [publicJwkOf(key)] } : undefined;
-    if (!body) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return { issuer, signer: await createSigner(key), close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 /** The agent: signs every request with whichever token it currently presents. */
 class TestAgent {
