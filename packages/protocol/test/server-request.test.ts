@@ -133,3 +133,17 @@ describe('jwks_uri requests (SK-08 §JWKS URI): server to server', () => {
     }
   });
 });
+
+describe('createNodeSigner (node:crypto) matches the WebCrypto signer', () => {
+  it('Ed25519 signatures are byte-identical (deterministic); ES256 and both verify either way', async () => {
+    const { createNodeSigner } = await import('../src/node/signer.js');
+    const data = new TextEncoder().encode('signature base');
+    const ed = await generateKeyPair('Ed25519', 'k');
+    expect(await (await createNodeSigner(ed)).sign(data)).toEqual(await (await createSigner(ed)).sign(data));
+    const es = await generateKeyPair('ES256', 'k');
+    const key = await importVerifyKey(publicJwkOf(es));
+    const sig = await (await createNodeSigner(es)).sign(data);
+    expect(sig.length).toBe(64); // raw r‖s, never DER
+    expect(await key.verify(data, sig)).toBe(true);
+  });
+});

@@ -3,7 +3,7 @@
  * other parties' tokens, the deferred-request service and the logger. Built once by `createServer`; passed to
  * each app factory (no module-level state).
  */
-import type { KeyResolver, VerifyKeyCache } from '@tessera/protocol';
+import type { KeyResolver, VerifiedTokenCache, VerifyKeyCache } from '@tessera/protocol';
 import type { Logger } from 'pino';
 import type { ServerKeys } from './keys/server-keys.js';
 import type { Store } from './store/store.js';
@@ -29,6 +29,12 @@ export interface ServerContext {
   readonly resolveKey: KeyResolver;
   /** Imported request-signing keys (`cnf.jwk`). */
   readonly keyCache: VerifyKeyCache;
+  /**
+   * Verified tokens carried in Signature-Key (an agent presents the same agent token for its whole lifetime), kept
+   * until their `exp`. Only the token's own verification is cached: the request signature is checked every time,
+   * and revocation is a store check the endpoints make on every request.
+   */
+  readonly tokenCache?: VerifiedTokenCache;
   readonly log: Logger;
   /** Development: loopback `http` identifiers and fetches are allowed. Production refuses both. */
   readonly allowLoopbackHttp: boolean;

@@ -31,7 +31,7 @@ export interface StartDevOptions {
   readonly ports?: { readonly ps?: number; readonly ap?: number; readonly resource?: number };
   /** Where the banner goes (default: standard output). */
   readonly print?: (line: string) => void;
-  /** Default `process.env` (reads `TESSERA_DEV_PASSWORD`, `TESSERA_LOG_LEVEL`). */
+  /** Default `process.env` (reads `TESSERA_DEV_PASSWORD`, `TESSERA_LOG_LEVEL`, `TESSERA_RATE_LIMIT`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default: pino to standard error (so the banner on standard output stays readable). */
   readonly log?: Logger;
@@ -104,6 +104,8 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
         adminToken,
         log: { level },
         demoResource: { issuer: issuers.resource },
+        // TESSERA_RATE_LIMIT=false turns the per-client limiter off (load tests from one address).
+        ...(env['TESSERA_RATE_LIMIT'] === 'false' ? { rateLimit: { enabled: false } } : {}),
       },
       { mode: 'development', source: 'tessera dev' },
     );

@@ -20,11 +20,12 @@ import {
   generateKeyPair,
   isAAuthError,
   toErrorResponse,
+  VerifiedTokenCache,
   VerifyKeyCache,
   type EgressPolicy,
   type FetchLike,
 } from '@tessera/protocol';
-import { createNodeEgressFetch, importNodeVerifyKey } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createNodeSigner, importNodeVerifyKey } from '@tessera/protocol/node';
 import { Hono, type Context, type ErrorHandler } from 'hono';
 import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
@@ -34,6 +35,7 @@ import { createAdminApp } from './api/admin-app.js';
 import { createApproverApp } from './api/approver-app.js';
 import { createAgentProviderApp } from './ap/ap-app.js';
 import type { TesseraConfig } from './config.js';
+import type { DeferredService } from './deferred/types.js';
 import type { ServerContext, ServerIdentity } from './context.js';
 import { createDeferred } from './deferred/deferred.js';
 import { createDemoResource } from './demo/demo-resource.js';
@@ -72,6 +74,8 @@ export interface TesseraServer {
   readonly resource?: Hono;
   readonly ctx: ServerContext;
   readonly config: TesseraConfig;
+  /** The deferred-request service (approvals can be driven through it in-process, e.g. by test harnesses). */
+  readonly deferred: DeferredService;
   close(): Promise<void>;
 }
 
@@ -177,7 +181,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
 
   const store = await openStore(storeConfig(config.store), now);
   try {
-    const keys = new ServerKeys(store, now);
+    const keys = new ServerKeys(store, now, createNodeSigner);
     await keys.ensure('ps');
     await keys.ensure('ap');
 
@@ -195,6 +199,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       now,
       resolveKey,
       keyCache: new VerifyKeyCache({ importKey: importNodeVerifyKey }),
+      tokenCache: new VerifiedTokenCache({ now, maxEntries: 10_000 }),
       log,
       allowLoopbackHttp: development,
     };
@@ -242,6 +247,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       ...(resource === undefined ? {} : { resource }),
       ctx,
       config,
+      deferred,
       close() {
         closed ??= (async () => {
           deferred.close();

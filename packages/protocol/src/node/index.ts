@@ -4,3 +4,4 @@
 export type { PinnedFetchOptions } from './pinned-fetch.js';
 export { createNodeEgressFetch, createPinnedFetch } from './pinned-fetch.js';
 export { importNodeVerifyKey } from './verify-key.js';
+export { createNodeSigner } from './signer.js';

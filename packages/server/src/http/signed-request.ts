@@ -73,6 +73,7 @@ export function signedRequest<K extends RequestTokenTyp>(ctx: ServerContext, iss
       resolveKey: ctx.resolveKey,
       now: ctx.now,
       keyCache: ctx.keyCache,
+      ...(ctx.tokenCache === undefined ? {} : { tokenCache: ctx.tokenCache }),
       requireContentDigest: options.requireContentDigest ?? true,
       ...(options.audience === undefined ? {} : { audience: options.audience }),
     });

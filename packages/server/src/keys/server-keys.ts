@@ -18,10 +18,13 @@ export class ServerKeys {
   readonly #store: Store;
   readonly #now: () => number;
   readonly #signers = new Map<string, Promise<Signer>>();
+  readonly #createSigner: (jwk: PrivateJwk) => Promise<Signer>;
 
-  constructor(store: Store, now: () => number) {
+  /** `signerFactory`: how private keys become signers (the core's WebCrypto one by default; `createNodeSigner` in Node). */
+  constructor(store: Store, now: () => number, signerFactory: (jwk: PrivateJwk) => Promise<Signer> = createSigner) {
     this.#store = store;
     this.#now = now;
+    this.#createSigner = signerFactory;
   }
 
   /** Creates the first key of `role` if there is none (active at once). */
@@ -49,7 +52,7 @@ export class ServerKeys {
     if (!row) throw new Error(`no active ${role} signing key; run migrations and key setup first`);
     let signer = this.#signers.get(row.kid);
     if (!signer) {
-      signer = createSigner(JSON.parse(row.private_jwk) as PrivateJwk);
+      signer = this.#createSigner(JSON.parse(row.private_jwk) as PrivateJwk);
       this.#signers.set(row.kid, signer);
     }
     return signer;

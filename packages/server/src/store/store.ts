@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import type { Database as SQLiteDatabase, Statement as SQLiteStatement } from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 
@@ -114,7 +115,7 @@ async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   }
   const pg = await import('pg');
   const pool = new pg.default.Pool({
@@ -127,6 +128,26 @@ async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
     },
   });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; a server runs the same few dozen statements all day. This keeps
+ * prepared statements by SQL text (bounded), which better-sqlite3 allows reusing.
+ */
+function withStatementCache(database: SQLiteDatabase, max = 500): SqliteDatabase {
+  const statements = new Map<string, SQLiteStatement>();
+  return {
+    close: () => void database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        statements.set(sql, statement);
+        if (statements.size > max) statements.delete(statements.keys().next().value!);
+      }
+      return statement;
+    },
+  };
 }
 
 /** JSON text helpers for the TEXT columns that hold JSON. */

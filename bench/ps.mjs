@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// bench:ps — auth-token issuance over HTTP with a standing grant (no human in the loop), 32 connections, for the
+// Tessera Person Server and, in the same run on the same machine, @hellocoop/mockin's auth_token_endpoint doing
+// the same exchange.
+//
+//   npm run bench:ps -- --json [--seconds N] [--connections N] [--quick]
+//
+// Each PS runs in its own process (Tessera: `tessera dev` with SQLite; mockin: its server.js). The bench process
+// hosts the Agent Provider and the resource (metadata + JWKS on loopback) and drives the load with autocannon.
+// For each PS: the agent gets a person token for the resource, the resource mints a resource token bound to it,
+// the first exchange is approved "always" (Tessera; mockin auto-approves), then the same signed exchange request
+// is sent for N seconds (its signature stays inside the 60 s created window). Only 200 answers count.
+// Tessera's per-client rate limiter is turned off for the run (TESSERA_RATE_LIMIT=false): all 32 connections come
+// from one address, and mockin has no limiter, so with it on the bench would measure the limit, not issuance.
+// Last output line: {"tessera_auth_tokens_per_s","mockin_auth_tokens_per_s","ratio","tessera_p99_ms"}.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { decodeClaims, makeAgent, resourceToken, startMockin, wellKnownServer } from './lib/peers.mjs';
+import { load } from './lib/load.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const opt = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const seconds = opt('--seconds', quick ? 1 : 10);
+const connections = opt('--connections', 32);
+const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
+
+async function startTessera() {
+  const child = spawn(process.execPath, [...(process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./lib/tessera-harness.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) resolve(buffer.slice(0, nl));
+    });
+    child.on('exit', (code) => reject(new Error(`tessera harness exited with ${code}`)));
+  });
+  const { issuers } = JSON.parse(line);
+  const metadata = await (await fetch(`${issuers.ps}/.well-known/aauth-person.json`)).json();
+  return { issuer: issuers.ps, metadata, close: () => child.kill('SIGTERM') };
+}
+
+/** Prepares one PS: person token, resource token, the first exchange approved; returns the signed exchange request. */
+async function prepare(ps, ap, resource) {
+  const agent = await makeAgent(ap, ps.issuer);
+  async function untilDone(response) {
+    let r = response;
+    for (let i = 0; r.status === 202 && i < 100; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      const poll = await agent.signedGet(new URL(r.headers.get('location'), ps.issuer).href);
+      r = await fetch(poll.url, { headers: poll.headers });
+    }
+    if (r.status !== 200) throw new Error(`${ps.issuer}: ${r.status} ${await r.text()}`);
+    return r.json();
+  }
+  const p = await agent.signedPost(ps.metadata.person_token_endpoint, { resource: resource.issuer });
+  const { person_token: personToken } = await untilDone(await fetch(p.url, { method: 'POST', headers: p.headers, body: p.body }));
+  const rt = await resourceToken(resource, { ps: ps.issuer, personClaims: decodeClaims(personToken), jkt: agent.jkt });
+  const first = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: rt });
+  await untilDone(await fetch(first.url, { method: 'POST', headers: first.headers, body: first.body }));
+  // The measured request: a fresh signature (inside the 60 s window for the whole run), the standing grant applies.
+  const exchange = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: rt });
+  const check = await fetch(exchange.url, { method: 'POST', headers: exchange.headers, body: exchange.body });
+  if (check.status !== 200) throw new Error(`${ps.issuer}: the standing grant did not apply: ${check.status} ${await check.text()}`);
+  return { url: exchange.url, method: 'POST', headers: exchange.headers, body: exchange.body };
+}
+
+const ap = await wellKnownServer('aauth-agent.json');
+const resource = await wellKnownServer('aauth-resource.json');
+const tessera = await startTessera();
+const mockin = await startMockin();
+try {
+  const tesseraRequest = await prepare(tessera, ap, resource);
+  const mockinRequest = await prepare(mockin, ap, resource);
+  // Warm-up, then the measured runs (Tessera, mockin, Tessera again: the better Tessera run is not taken — the
+  // mean of its two runs is reported, so a slow first run is not hidden).
+  await load(tesseraRequest, { connections, seconds: Math.min(2, seconds) });
+  await load(mockinRequest, { connections, seconds: Math.min(2, seconds) });
+  const t1 = await load(tesseraRequest, { connections, seconds });
+  const m = await load(mockinRequest, { connections, seconds });
+  const t2 = await load(tesseraRequest, { connections, seconds });
+  for (const [name, r] of [['tessera (1)', t1], ['mockin', m], ['tessera (2)', t2]]) {
+    log(`${name.padEnd(12)} ${String(r.rps).padStart(8)} auth tokens/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})`);
+  }
+  if (t1.non2xx + t2.non2xx + m.non2xx > 0) log('warning: some answers were not 2xx; only 200s are counted');
+  const tesseraRps = (t1.rps + t2.rps) / 2;
+  console.log(
+    JSON.stringify({
+      tessera_auth_tokens_per_s: Math.round(tesseraRps),
+      mockin_auth_tokens_per_s: Math.round(m.rps),
+      ratio: Math.round((tesseraRps / m.rps) * 100) / 100,
+      tessera_p99_ms: Math.max(t1.p99_ms, t2.p99_ms),
+    }),
+  );
+} finally {
+  tessera.close();
+  mockin.close();
+  await ap.close();
+  await resource.close();
+}
