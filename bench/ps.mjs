@@ -87,6 +87,7 @@ try {
     log(`${name.padEnd(12)} ${String(r.rps).padStart(8)} auth tokens/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})`);
   }
   if (t1.non2xx + t2.non2xx + m.non2xx > 0) log('warning: some answers were not 2xx; only 200s are counted');
+  log(`metadata/JWKS fetches seen: agent provider ${JSON.stringify(ap.hits)}, resource ${JSON.stringify(resource.hits)}`);
   const tesseraRps = (t1.rps + t2.rps) / 2;
   console.log(
     JSON.stringify({

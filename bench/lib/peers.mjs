@@ -20,7 +20,10 @@ const now = () => Math.floor(Date.now() / 1000);
 export async function wellKnownServer(dwk, extra = {}) {
   const key = await generateKeyPair('Ed25519', `${dwk.split('-')[1].split('.')[0]}-1`);
   let issuer = '';
+  const hits = { metadata: 0, jwks: 0 };
   const server = createServer((req, res) => {
+    if (req.url === `/.well-known/${dwk}`) hits.metadata++;
+    if (req.url === '/jwks.json') hits.jwks++;
     if (req.url === `/.well-known/${dwk}`) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks.json`, ...extra }));
@@ -33,7 +36,7 @@ export async function wellKnownServer(dwk, extra = {}) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   issuer = `http://127.0.0.1:${server.address().port}`;
-  return { issuer, signer: await createSigner(key), close: () => new Promise((r) => server.close(r)) };
+  return { issuer, hits, signer: await createSigner(key), close: () => new Promise((r) => server.close(r)) };
 }
 
 /** An agent with its own key and an agent token from `ap`. */
