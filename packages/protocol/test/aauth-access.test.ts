@@ -8,16 +8,7 @@ import {
   parseAAuthAuthorization,
   serializeAAuthAccess,
 } from '../src/headers/aauth-access.js';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return (error as AAuthError).code;
-  }
-}
+import { codeOf } from './support.js';
 
 const token68 = fc.stringMatching(/^[A-Za-z0-9._~+/-]{1,64}={0,2}$/);
 

@@ -9,6 +9,7 @@ import {
   serializeAAuthRequirement,
   type AAuthRequirement,
 } from '../src/headers/aauth-requirement.js';
+import { codeOf } from './support.js';
 
 /** Vectors transcribed from aauth-dev/aauth-go testdata/vectors/requirement.json (see the file's `source`). */
 const vectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/requirement.json', import.meta.url), 'utf8')) as {
@@ -17,16 +18,6 @@ const vectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/requirement.
 };
 
 const RT = 'eyJhbGciOiJFZDI1NTE5In0.e30.c2ln';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return (error as AAuthError).code;
-  }
-}
 
 describe('AAuth-Requirement', () => {
   it('builds every requirement', () => {

@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AAuthError } from '../src/errors.js';
 import type { FetchLike } from '../src/egress/guarded-fetch.js';
 import { MetadataCache, fetchMetadata, fetchMetadataJson, isPlainDocumentName, wellKnownUrl } from '../src/discovery/metadata-client.js';
-
-async function rejection(promise: Promise<unknown>): Promise<AAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return error as AAuthError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './support.js';
 
 const PS_METADATA = {
   issuer: 'https://ps.example',

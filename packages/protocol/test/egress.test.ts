@@ -4,16 +4,7 @@ import { classifyIp, isLoopbackHost, parseIpAddress } from '../src/egress/ip-add
 import { admitUrl, isAddressAdmitted, resolveEgressPolicy } from '../src/egress/egress-policy.js';
 import type { FetchLike } from '../src/egress/guarded-fetch.js';
 import { createGuardedFetch, readBodyCapped } from '../src/egress/guarded-fetch.js';
-
-async function rejection(promise: Promise<unknown>): Promise<AAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return error as AAuthError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './support.js';
 
 describe('classifyIp', () => {
   const cases: [string, string][] = [

@@ -9,6 +9,7 @@ import {
   parseServerIdentifier,
   validateEndpointUrl,
 } from '../src/identifiers.js';
+import { codeOf } from './support.js';
 
 /** Vectors transcribed from aauth-dev/aauth-go testdata/vectors/{server,agent}-identifier.json (see each file's `source`). */
 const serverVectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/server-identifier.json', import.meta.url), 'utf8')) as {
@@ -19,16 +20,6 @@ const agentVectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/agent-i
   source: string;
   cases: { input: string; valid: boolean; name?: string; discriminator?: string; domain?: string }[];
 };
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return (error as AAuthError).code;
-  }
-}
 
 describe('server identifiers', () => {
   it('[§8.16] rejects http, uppercase, a port, a path and a trailing slash', () => {

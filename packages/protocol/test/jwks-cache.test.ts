@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AAuthError } from '../src/errors.js';
 import type { FetchLike } from '../src/egress/guarded-fetch.js';
 import { JwksCache } from '../src/discovery/jwks-cache.js';
-
-async function rejection(promise: Promise<unknown>): Promise<AAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return error as AAuthError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './support.js';
 
 async function ed25519Jwk(kid: string): Promise<Record<string, unknown>> {
   const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);

@@ -4,16 +4,7 @@ import { b64urlDecode } from '../src/base64url.js';
 import type { FetchLike } from '../src/egress/guarded-fetch.js';
 import { JwksCache } from '../src/discovery/jwks-cache.js';
 import { createKeyResolver } from '../src/discovery/key-resolver.js';
-
-async function rejection(promise: Promise<unknown>): Promise<AAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return error as AAuthError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './support.js';
 
 // Derived AAuth-profile vector (shared/spec/vectors.md §2): the AP key and the agent token it signed.
 const AP_KEY = { kty: 'OKP', crv: 'Ed25519', x: 'VoxBeCMiopjaYqTA-jH8h-9axnCqXdA5h0hRoTukI_U', alg: 'Ed25519', kid: 'ap-key-1' };

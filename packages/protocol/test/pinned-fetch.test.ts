@@ -2,20 +2,10 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AAuthError } from '../src/errors.js';
 import { createNodeEgressFetch, createPinnedFetch } from '../src/node/index.js';
+import { rejection } from './support.js';
 
 // Every test talks to 127.0.0.1 only: names are "resolved" by an injected resolver.
-
-async function rejection(promise: Promise<unknown>): Promise<AAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return error as AAuthError;
-  }
-  throw new Error('expected a rejection');
-}
 
 let server: Server;
 let port: number;

@@ -10,22 +10,13 @@ import {
   serializeAcceptSignatureScheme,
   serializeSignatureError,
 } from '../src/headers/signature-error.js';
+import { codeOf } from './support.js';
 
 /** Vectors transcribed from aauth-dev/aauth-go testdata/vectors/signature-error.json (see the file's `source`). */
 const vectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/signature-error.json', import.meta.url), 'utf8')) as {
   source: string;
   cases: { header: string; code: string; required_input?: string[]; canonical: boolean }[];
 };
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return (error as AAuthError).code;
-  }
-}
 
 describe('Signature-Error', () => {
   it('[§8.4] builds invalid_input with required_input as an Inner List of Strings', () => {

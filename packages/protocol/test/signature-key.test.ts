@@ -10,6 +10,7 @@ import {
   serializeSignatureKeys,
   type SignatureKeyMember,
 } from '../src/signature-key.js';
+import { codeOf } from './support.js';
 
 /** Vectors transcribed from aauth-dev/aauth-go testdata/vectors/signature-key.json (see the file's `source`). */
 interface SignatureKeyCase {
@@ -24,16 +25,6 @@ const vectors = JSON.parse(readFileSync(new URL('./vectors/aauth-go/signature-ke
 };
 
 const JWT = 'eyJhbGciOiJFZDI1NTE5In0.e30.c2ln';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AAuthError);
-    return (error as AAuthError).code;
-  }
-}
 
 describe('Signature-Key (SK-08)', () => {
   it('parses the jwt scheme', () => {
