@@ -6,6 +6,8 @@
  * - the Person Server: `createPersonServerApp` (ps/): person_token_endpoint, auth_token_endpoint, revocation, introspection;
  * - people and consent: `createInteractionApp` (ui/), `requirePerson` (auth/);
  * - deferred responses (202 + polling): `createDeferred` (deferred/);
+ * - missions, permission, audit: ps/mission-endpoint.ts, ps/permission-endpoint.ts, ps/audit-endpoint.ts;
+ * - four-party federation: `createFederation` (ps/federation.ts) and the Access Server `createAccessServerApp` (as/);
  * - the Agent Provider: `createAgentProviderApp` (ap/);
  * - administration and approvals: `createAdminApp`, `createApproverApp` (api/), the registry (registry/), audit (audit/);
  * - state: `openStore`, `Store` (store/), `ServerKeys` (keys/).
@@ -22,7 +24,10 @@ export { ServerKeys, type KeyRole } from './keys/server-keys.js';
 export { createDeferred } from './deferred/deferred.js';
 export type * from './deferred/types.js';
 
-export { createPersonServerApp } from './ps/ps-app.js';
+export { createPersonServerApp, type PersonServerOptions } from './ps/ps-app.js';
+export { createFederation, type Federation, type FederationOptions } from './ps/federation.js';
+export { requireActiveMission, terminateMission, missionLog } from './ps/missions.js';
+export { createAccessServerApp, AS_PATHS, type AccessPolicy, type AccessDecision, type AccessServerOptions } from './as/as-app.js';
 export { personServerMetadata } from './ps/metadata.js';
 export { createInteractionApp } from './ui/ui-app.js';
 export { requirePerson, requirePersonPage } from './auth/person-auth.js';

@@ -217,7 +217,8 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       edge({ log, limiter, trustProxy: config.trustProxy, host, groupOf, ...(ownBodyLimit === undefined ? {} : { ownBodyLimit }) });
 
     // Person Server host: AAuth endpoints, consent and account pages, the approver API (/api), the admin API (/admin).
-    const psApp = createPersonServerApp(ctx, deferred);
+    // The PS calls Access Servers (four-party federation) through the same configured egress-guarded fetch.
+    const psApp = createPersonServerApp(ctx, deferred, { fetch });
     const ui = createInteractionApp(ctx, deferred);
     const approver = createApproverApp(ctx, deferred);
     const admin = createAdminApp(ctx);

@@ -143,10 +143,10 @@ for (const kind of STORE_KINDS) {
       expect(await problem(await f.post('/token', { resource_token: tampered }))).toMatchObject({ status: 400, error: 'invalid_resource_token' });
     });
 
-    it('[§8.30] a resource token for another audience → 400 invalid_resource_token (four-party not supported yet)', async () => {
-      const p = await problem(await f.post('/token', { resource_token: await rtFor(pt, { aud: 'https://as.resource.example' }) }));
+    it('[§8.30] a resource token for neither this PS nor one Access Server → 400 invalid_resource_token (four-party: ps-federation.test.ts)', async () => {
+      const p = await problem(await f.post('/token', { resource_token: await rtFor(pt, { aud: ['https://as.resource.example', 'https://other.example'] }) }));
       expect(p).toMatchObject({ status: 400, error: 'invalid_resource_token' });
-      expect(p.detail).toMatch(/federation is not supported/);
+      expect(p.detail).toMatch(/neither for this Person Server nor for one Access Server/);
     });
 
     it('[§8.30] an expired resource token → 400 expired_resource_token', async () => {

@@ -180,9 +180,9 @@ for (const kind of STORE_KINDS) {
       }
     });
 
-    it('[§8.18] a mission the PS does not hold (foreign or inactive) → 400 invalid_request', async () => {
+    it('[§8.18] a mission the PS does not hold → 404 mission_not_found (ps-governance.test.ts covers foreign and inactive)', async () => {
       const res = await f.post('/person-token', { resource: RS, mission_s256: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk' });
-      expect(await problem(res)).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect(await problem(res)).toMatchObject({ status: 404, error: 'mission_not_found' });
     });
 
     it('[§8.60] bad JSON, a non-object or a non-JSON content type → 400 problem+json invalid_request', async () => {

@@ -488,6 +488,7 @@ export function createDeferred(ctx: ServerContext, options: DeferredOptions = {}
   async function approve(id: string, decision: ApprovalDecision): Promise<PendingRequest> {
     let refusal: AAuthError;
     try {
+      const prepared = await prepareApproval(id, decision);
       const row = await store.transaction(async (trx) => {
         const current = await lock(trx, id);
         assertLive(current, decision.personId);
@@ -495,7 +496,7 @@ export function createDeferred(ctx: ServerContext, options: DeferredOptions = {}
         if (handler === undefined) throw new AAuthError('server_error', { detail: `no handler for pending kind ${current.kind}` });
         let result: Record<string, unknown>;
         try {
-          result = await handler.approve(current, decision, trx);
+          result = await handler.approve(current, decision, trx, prepared);
         } catch (error) {
           if (isAAuthError(error)) throw new HandlerRefusal(error);
           throw error;
@@ -536,6 +537,20 @@ export function createDeferred(ctx: ServerContext, options: DeferredOptions = {}
     });
     finished(id);
     throw refusal;
+  }
+
+  /** The kind's `prepare`, outside any transaction (it may call another server that calls back); an AAuthError refuses. */
+  async function prepareApproval(id: string, decision: ApprovalDecision): Promise<unknown> {
+    const row = await store.db.selectFrom('pending_requests').selectAll().where('id', '=', id).executeTakeFirst();
+    const handler = row === undefined ? undefined : handlers.get(row.kind);
+    if (row === undefined || handler?.prepare === undefined) return undefined;
+    assertLive(row, decision.personId);
+    try {
+      return await handler.prepare(row, decision);
+    } catch (error) {
+      if (isAAuthError(error)) throw new HandlerRefusal(error);
+      throw error;
+    }
   }
 
   async function refuse(id: string, code: RefusalCode, personId: string | null): Promise<PendingRequest> {

@@ -8,8 +8,8 @@ import type { Context, Hono } from 'hono';
 import type { Transaction } from 'kysely';
 import type { Database, PendingRequest } from '../store/schema.js';
 
-/** Kinds of deferred request: person-token and auth-token consent (PS), agent enrolment (AP). */
-export type PendingKind = 'person_token' | 'auth_token' | 'enrolment';
+/** Kinds of deferred request: person-token and auth-token consent, missions and permissions (PS), agent enrolment (AP). */
+export type PendingKind = 'person_token' | 'auth_token' | 'enrolment' | 'mission' | 'permission';
 
 /** Terminal refusals and their polling errors (§Error Responses, polling table). */
 export type RefusalCode = 'denied' | 'abandoned' | 'expired';
@@ -41,7 +41,9 @@ export interface PendingHandler {
    * standing grant when `always`), audits it, and returns the terminal 200 body (e.g. `{auth_token, expires_in}`).
    * Throwing an `AAuthError` makes the request fail with that error instead.
    */
-  approve(pending: PendingRequest, decision: ApprovalDecision, trx: Transaction<Database>): Promise<Record<string, unknown>>;
+  approve(pending: PendingRequest, decision: ApprovalDecision, trx: Transaction<Database>, prepared?: unknown): Promise<Record<string, unknown>>;
+  /** Optional: runs when the person approves, before and outside the transaction (e.g. a call to another server, which may call back); its result is `approve`'s `prepared`. */
+  prepare?(pending: PendingRequest, decision: ApprovalDecision): Promise<unknown>;
   /**
    * Authenticates a poll (GET/POST/DELETE on the pending URL) and returns the signer's key thumbprint, which must
    * equal `pending.agent_jkt`; or a Response to send (e.g. 401 + Signature-Error). Default: a request signed with

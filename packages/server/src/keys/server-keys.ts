@@ -6,7 +6,7 @@
 import { createSigner, generateKeyPair, jwksDocument, publicJwkOf, type JwkSet, type PrivateJwk, type Signer } from '@tessera/protocol';
 import type { Executor, Store } from '../store/store.js';
 
-export type KeyRole = 'ps' | 'ap';
+export type KeyRole = 'ps' | 'ap' | 'as';
 
 /** How long a new key is published before it signs: verifiers refetch at most once a minute, and cache up to 24 h
  * for known kids; unknown kids trigger a refetch, so a few minutes suffice. */

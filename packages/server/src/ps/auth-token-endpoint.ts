@@ -1,6 +1,7 @@
 /**
  * The auth token endpoint, `POST /token` (AAuth -11 §Auth Token Endpoint; digest §5, §6-D, §8.30–§8.35, §8.41):
- * three-party, where the resource token's `aud` is this PS.
+ * three-party, where the resource token's `aud` is this PS, and four-party, where it is an Access Server: the same
+ * checks and consent, then the PS federates (`federation.ts`: the AS issues, the PS verifies and relays; §8.36).
  *
  * Signed with an agent token, body `{resource_token, upstream_token?, subagent_token?, justification?, login_hint?,
  * tenant?, domain_hint?, prompt?, platform?, device?, capabilities?}`. The resource token is verified against the
@@ -12,16 +13,18 @@
  * identifier of the person token, `scope` ⊆ the resource token's, `cnf` = the signer's key (the sub-agent's when a
  * parent mediates), ≤ 1 h, and never after the agent token or the person token it was obtained with (§8.35, §8.41).
  */
-import { AAuthError, mintAuthToken, parsePreferWait, type PublicJwk, type Signer } from '@tessera/protocol';
+import { AAuthError, mintAuthToken, parsePreferWait, selectSignatureKey, type PublicJwk, type Signer } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
 import { findStandingGrant } from '../store/grants.js';
+import type { Federation } from './federation.js';
 import { fromJson, type Executor } from '../store/store.js';
 import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { PS_PATHS } from './metadata.js';
-import { mintedClaims, refuseUpstreamToken, type IssuedToken } from './person-token-endpoint.js';
+import { capAtMission, requireActiveMission } from './missions.js';
+import { missionOwner, mintedClaims, refuseUpstreamToken, type IssuedToken } from './person-token-endpoint.js';
 import { checkResourceToken } from './resource-token-check.js';
 import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
 
@@ -55,6 +58,16 @@ export type AuthTokenPendingRequest = {
   readonly device?: string;
   readonly login_hint?: string;
   readonly prompt?: string;
+  /** Four-party: what the PS sends the Access Server once the person consents (tokens kept until the decision). */
+  readonly federation?: FederationPending;
+};
+
+/** The federated part of a pending `auth_token` request. */
+export type FederationPending = {
+  readonly access_server: string;
+  readonly resource_token: string;
+  readonly agent_token: string;
+  readonly subagent_token?: string;
 };
 
 export interface AuthTokenIssue {
@@ -146,7 +159,14 @@ export function approvableScopes(requested: readonly string[], allowedScopesJson
   return narrowed;
 }
 
-export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }> {
+/** The agent token in the request's `Signature-Key` (the one the signature was verified with), as sent. */
+function presentedAgentToken(header: string | undefined, label: string): string {
+  const member = selectSignatureKey(header, label, { accept: ['jwt'] });
+  if (member.scheme !== 'jwt') throw new AAuthError('invalid_request', { detail: 'the agent token is not in Signature-Key' });
+  return member.jwt;
+}
+
+export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federation?: Federation): Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }> {
   const app = new Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }>();
   app.post(PS_PATHS.authToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
     const body = parseJsonBody(c.var.body, c.req.header('content-type'));
@@ -154,7 +174,17 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ 
     refuseUpstreamToken(body);
     const options = parseTokenRequestOptions(body);
     const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
-    const { claims, record, scopes: requested } = await checkResourceToken(ctx, body['resource_token'], caller.agentJkt);
+    const { claims, record, scopes: requested, accessServer } = await checkResourceToken(ctx, body['resource_token'], caller.agentJkt);
+    if (accessServer !== undefined && federation === undefined) throw new AAuthError('invalid_resource_token', { detail: 'this Person Server does not federate with Access Servers' });
+    const federated: FederationPending | undefined =
+      accessServer === undefined
+        ? undefined
+        : {
+            access_server: accessServer,
+            resource_token: body['resource_token'] as string,
+            agent_token: presentedAgentToken(c.req.header('signature-key'), c.var.aauth.label),
+            ...(typeof body['subagent_token'] === 'string' ? { subagent_token: body['subagent_token'] } : {}),
+          };
     const resource = claims.iss;
     await admitResource(ctx, resource, 'invalid_resource_token');
 
@@ -164,13 +194,24 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ 
       throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued for another person than this agent is bound to' });
     }
     const scopes = approvableScopes(requested, caller.agent.allowed_scopes);
-    const notAfter = Math.min(caller.notAfter, record.exp);
+    // AAuth §Mission: a resource token naming a mission is acted on only while that mission is active (a terminated
+    // or expired mission answers 403 mission_terminated), and no token outlives the mission.
+    const mission = claims.mission_s256 === undefined ? undefined : await requireActiveMission(ctx, claims.mission_s256, missionOwner(caller));
+    const notAfter = capAtMission(Math.min(caller.notAfter, record.exp), mission);
     const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
 
     if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
       const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'auth_token', scopes });
       if (grant && grant.person_id === record.person_id) {
         const signer = await ctx.keys.signer('ps');
+        if (federated !== undefined && federation !== undefined) {
+          const relayed = await federation.requestAuthToken(
+            federatedRequest(federated, { resource, agentJkt: caller.agentJkt, sub: record.sub, scopes, notAfter, personId: record.person_id, agentId: caller.agent.id, actor: 'ps' }),
+            ctx.store.db,
+            signer,
+          );
+          return c.json(relayed, 200, { 'cache-control': 'no-store' });
+        }
         const issued = await ctx.store.transaction((trx) =>
           issueAuthToken(ctx, trx, signer, {
             personId: record.person_id,
@@ -209,6 +250,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ 
       ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
       ...(claims.account === undefined ? {} : { account: claims.account }),
       ...optionsForPending(options),
+      ...(federated === undefined ? {} : { federation: federated }),
     };
     const created = await deferred.create({
       kind: 'auth_token',
@@ -220,4 +262,25 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ 
     return deferred.accepted(created, parsePreferWait(c.req.header('prefer')));
   });
   return app;
+}
+
+/** The federation request for a consented auth-token request. */
+export function federatedRequest(
+  pending: FederationPending,
+  input: { resource: string; agentJkt: string; sub: string; scopes: readonly string[]; notAfter: number; personId: string; agentId: string; actor: string },
+): Parameters<Federation['requestAuthToken']>[0] {
+  return {
+    accessServer: pending.access_server,
+    resource: input.resource,
+    resourceToken: pending.resource_token,
+    agentToken: pending.agent_token,
+    ...(pending.subagent_token === undefined ? {} : { subagentToken: pending.subagent_token }),
+    agentJkt: input.agentJkt,
+    sub: input.sub,
+    scopes: input.scopes,
+    notAfter: input.notAfter,
+    personId: input.personId,
+    agentId: input.agentId,
+    actor: input.actor,
+  };
 }

@@ -1,6 +1,7 @@
 /**
  * Person Server metadata, `/.well-known/aauth-person.json` (AAuth -11 §Person Server Metadata; digest §5), and its
- * JWKS. `issuer`, `jwks_uri`, `person_token_endpoint` and `auth_token_endpoint` are REQUIRED; every key in the JWKS
+ * JWKS. `issuer`, `jwks_uri`, `person_token_endpoint` and `auth_token_endpoint` are REQUIRED; the governance
+ * endpoints (`mission_endpoint`, `permission_endpoint`, `audit_endpoint`) are OPTIONAL and served; every key in the JWKS
  * carries a fully specified `alg` (AAuth §JWKS Discovery and Caching).
  *
  * `introspection_endpoint` is a Tessera extension (named after RFC 8414's member, with RFC 7662-like answers): a
@@ -17,6 +18,9 @@ export const PS_PATHS = {
   authToken: '/token',
   revocation: '/revoke',
   introspection: '/introspect',
+  mission: '/mission',
+  permission: '/permission',
+  audit: '/audit',
   interaction: '/interaction',
   pending: '/pending',
 } as const;
@@ -40,6 +44,9 @@ export function personServerMetadata(ctx: ServerContext): Record<string, unknown
     person_token_endpoint: base + PS_PATHS.personToken,
     auth_token_endpoint: base + PS_PATHS.authToken,
     revocation_endpoint: base + PS_PATHS.revocation,
+    mission_endpoint: base + PS_PATHS.mission,
+    permission_endpoint: base + PS_PATHS.permission,
+    audit_endpoint: base + PS_PATHS.audit,
     interaction_endpoint: base + PS_PATHS.interaction,
     introspection_endpoint: base + PS_PATHS.introspection,
     accept_signature_algs: [...PS_ACCEPT_SIGNATURE_ALGS],

@@ -5,14 +5,19 @@
  * grant when the person approves always (unless the agent requires authorization every time), then mint and record
  * the token. Tokens are minted at approval, so their lifetime starts when the person decides.
  */
-import { AAuthError } from '@tessera/protocol';
+import { AAuthError, type Signer } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import type { ApprovalDecision, ConsentView, PendingHandler } from '../deferred/types.js';
 import { createGrant } from '../store/grants.js';
 import type { PendingRequest, Resource } from '../store/schema.js';
 import { fromJson, type Executor } from '../store/store.js';
 import { admitResource, bindAgent, isRevoked } from './agent-admission.js';
-import { issueAuthToken, type AuthTokenPendingRequest } from './auth-token-endpoint.js';
+import { federatedRequest, issueAuthToken, type AuthTokenPendingRequest } from './auth-token-endpoint.js';
+import type { FederatedToken, Federation } from './federation.js';
+
+const isFederatedToken = (value: unknown): value is FederatedToken =>
+  typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)['auth_token'] === 'string';
+import { activeMission, capAtMission } from './missions.js';
 import { issuePersonToken, type PersonTokenPendingRequest } from './person-token-endpoint.js';
 
 function readRequest<T>(pending: PendingRequest, required: readonly string[]): T {
@@ -119,12 +124,15 @@ export function personTokenPendingHandler(ctx: ServerContext): PendingHandler {
       const parent = request.parent_agent_id === undefined ? undefined : await agentView(ctx, request.parent_agent_id);
       const resource = resourceView(request.resource, await resourceRow(ctx, request.resource));
       const via = parent === undefined ? '' : ` (through ${parent.view.name})`;
+      const mission = request.mission_s256 === undefined ? undefined : await ctx.store.db.selectFrom('missions').select(['s256', 'blob']).where('s256', '=', request.mission_s256).executeTakeFirst();
+      const missionDescription = fromJson<{ description?: unknown }>(mission?.blob ?? null, {}).description;
       return {
         summary: `${agent.view.name}${via} wants to act as you at ${resource.name}`,
         agent: agent.view,
         resource,
         scopes: [],
         ...(request.justification === undefined ? {} : { justification: request.justification }),
+        ...(mission === undefined ? {} : { mission: { s256: mission.s256, description: typeof missionDescription === 'string' ? missionDescription : '' } }),
         allowAlways: agent.allowAlways && (parent?.allowAlways ?? true),
       };
     },
@@ -132,6 +140,9 @@ export function personTokenPendingHandler(ctx: ServerContext): PendingHandler {
       const request = readRequest<PersonTokenPendingRequest>(pending, ['resource', 'agent_id', 'agent_jkt', 'cnf_jwk', 'not_after']);
       await stillAdmissible(ctx, request, trx);
       await bindAll(ctx, request, decision.personId, trx);
+      // §8.18: the mission is still active and the approving person's (it may have ended while the person decided).
+      const mission = request.mission_s256 === undefined ? undefined : await activeMission(ctx, trx, request.mission_s256, request.parent_agent_id ?? request.agent_id);
+      if (mission !== undefined && mission.person_id !== decision.personId) throw new AAuthError('denied', { detail: 'the mission was approved by another person' });
       const grantId = await grantIfAlways(
         ctx,
         decision,
@@ -144,7 +155,8 @@ export function personTokenPendingHandler(ctx: ServerContext): PendingHandler {
         agentJkt: request.agent_jkt,
         cnfJwk: request.cnf_jwk,
         resource: request.resource,
-        notAfter: request.not_after,
+        notAfter: capAtMission(request.not_after, mission),
+        ...(mission === undefined ? {} : { missionS256: mission.s256 }),
         ...(grantId === undefined ? {} : { grantId }),
         actor: `person:${decision.personId}`,
       });
@@ -153,8 +165,28 @@ export function personTokenPendingHandler(ctx: ServerContext): PendingHandler {
   };
 }
 
-/** Kind `auth_token`: "may this agent have these scopes at this resource?" (AAuth §Auth Token Endpoint). */
-export function authTokenPendingHandler(ctx: ServerContext): PendingHandler {
+/**
+ * Kind `auth_token`: "may this agent have these scopes at this resource?" (AAuth §Auth Token Endpoint). Four-party
+ * (`request.federation`): on approval the PS federates with the Access Server inside the decision (`federation.ts`).
+ */
+export function authTokenPendingHandler(ctx: ServerContext, federation?: Federation): PendingHandler {
+  const federate = (request: AuthTokenPendingRequest, decision: ApprovalDecision, db: Executor, signer: Signer): Promise<FederatedToken> => {
+    if (federation === undefined || request.federation === undefined) throw new AAuthError('server_error', { detail: 'this Person Server does not federate with Access Servers' });
+    return federation.requestAuthToken(
+      federatedRequest(request.federation, {
+        resource: request.resource,
+        agentJkt: request.agent_jkt,
+        sub: request.sub,
+        scopes: request.scopes,
+        notAfter: request.not_after,
+        personId: decision.personId,
+        agentId: request.agent_id,
+        actor: `person:${decision.personId}`,
+      }),
+      db,
+      signer,
+    );
+  };
   return {
     async describe(pending) {
       const request = readRequest<AuthTokenPendingRequest>(pending, ['resource', 'agent_id', 'scopes']);
@@ -174,7 +206,18 @@ export function authTokenPendingHandler(ctx: ServerContext): PendingHandler {
         allowAlways: agent.allowAlways && (parent?.allowAlways ?? true),
       };
     },
-    async approve(pending, decision, trx) {
+    /**
+     * Four-party: the Access Server is called when the person approves, before the decision's transaction — it calls
+     * back for this PS's JWKS, which a SQLite transaction would block (AAuth §PS-AS Federation).
+     */
+    async prepare(pending, decision) {
+      const request = readRequest<AuthTokenPendingRequest>(pending, ['resource', 'agent_id', 'cnf_jwk', 'not_after', 'person_id', 'sub', 'scopes']);
+      if (request.federation === undefined) return undefined;
+      if (decision.personId !== request.person_id) throw new AAuthError('denied', { detail: 'this request is for another person' });
+      await stillAdmissible(ctx, request, ctx.store.db);
+      return federate(request, decision, ctx.store.db, await ctx.keys.signer('ps'));
+    },
+    async approve(pending, decision, trx, prepared) {
       const request = readRequest<AuthTokenPendingRequest>(pending, ['resource', 'agent_id', 'cnf_jwk', 'not_after', 'person_id', 'sub', 'scopes']);
       // The directed `sub` is the person-token person's: nobody else can approve this request.
       if (decision.personId !== request.person_id) throw new AAuthError('denied', { detail: 'this request is for another person' });
@@ -192,6 +235,11 @@ export function authTokenPendingHandler(ctx: ServerContext): PendingHandler {
         },
         trx,
       );
+      if (request.federation !== undefined) {
+        // Federated in `prepare`, outside this transaction; a Deferred without `prepare` federates here.
+        if (isFederatedToken(prepared)) return { ...prepared };
+        return { ...(await federate(request, decision, trx, await ctx.keys.signer('ps', trx))) };
+      }
       const issued = await issueAuthToken(ctx, trx, await ctx.keys.signer('ps', trx), {
         personId: decision.personId,
         agentId: request.agent_id,

@@ -15,9 +15,10 @@ import type { Deferred } from '../deferred/types.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
 import { findStandingGrant } from '../store/grants.js';
 import type { Executor } from '../store/store.js';
-import { admitCallingAgent, admitResource } from './agent-admission.js';
+import { admitCallingAgent, admitResource, type CallingAgent } from './agent-admission.js';
 import { directedSubject } from './directed-subject.js';
 import { PS_PATHS } from './metadata.js';
+import { appendMissionLog, capAtMission, readMissionS256, requireActiveMission } from './missions.js';
 import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
 
 /** Person tokens live at most one hour (AAuth §Person Token Structure: MUST NOT exceed 1 hour). */
@@ -41,6 +42,8 @@ export type PersonTokenPendingRequest = {
   /** The agent token that signed the request, `(iss, jti)`: a revocation before the decision fails the request. */
   readonly agent_token: { readonly iss: string; readonly jti: string };
   readonly not_after: number;
+  /** The mission the request named, checked again at the decision (AAuth §Person Token Endpoint; §8.18). */
+  readonly mission_s256?: string;
   readonly justification?: string;
   readonly platform?: string;
   readonly device?: string;
@@ -122,10 +125,20 @@ export async function issuePersonToken(ctx: ServerContext, db: Executor, signer:
       agent: input.agentId,
       person: input.personId,
       resource: input.resource,
-      detail: { kind: 'person_token', jti, exp, ...(input.grantId === undefined ? {} : { grant: input.grantId }) },
+      detail: {
+        kind: 'person_token',
+        jti,
+        exp,
+        ...(input.grantId === undefined ? {} : { grant: input.grantId }),
+        ...(input.missionS256 === undefined ? {} : { mission: input.missionS256 }),
+      },
     },
     db,
   );
+  // AAuth §Mission Log: token requests within a mission are part of its log.
+  if (input.missionS256 !== undefined) {
+    await appendMissionLog(ctx, db, { missionS256: input.missionS256, type: 'token.person', actor: input.actor, entry: { resource: input.resource, jti, exp } });
+  }
   return { jti, exp, token, expiresIn: exp - now };
 }
 
@@ -142,13 +155,11 @@ function readResource(ctx: ServerContext, body: Record<string, unknown>): string
 }
 
 /**
- * `mission_s256`: the PS MUST verify the mission exists, is active and belongs to this agent, and reject the
- * request otherwise (§8.18). This PS keeps no missions yet, so every mission is unknown; one answer for all, so
- * nothing is disclosed about any mission.
+ * The agent whose missions a token request may name: the signing agent — the parent, when it asks for a sub-agent
+ * (sub-agents work under their parent's consent and missions, AAuth §Sub-Agents).
  */
-function refuseMission(body: Record<string, unknown>): void {
-  if (body['mission_s256'] === undefined || body['mission_s256'] === null) return;
-  throw new AAuthError('invalid_request', { detail: 'mission_s256 names no active mission of this agent' });
+export function missionOwner(caller: Pick<CallingAgent, 'agent' | 'parent'>): string {
+  return caller.parent?.id ?? caller.agent.id;
 }
 
 /** Call chaining (`upstream_token`) is not implemented yet: refused rather than ignored. */
@@ -162,16 +173,21 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
   app.post(PS_PATHS.personToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
     const body = parseJsonBody(c.var.body, c.req.header('content-type'));
     const resource = readResource(ctx, body);
-    refuseMission(body);
+    // `mission_s256`: malformed → 400 (§Person Token Endpoint); the mission must exist, be active and belong to this
+    // agent (§8.18): 404 `mission_not_found` alike for unknown and foreign, 403 `mission_terminated` for inactive.
+    const missionS256 = readMissionS256(body);
     refuseUpstreamToken(body);
     const options = parseTokenRequestOptions(body);
     const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
     await admitResource(ctx, resource, 'invalid_request');
+    const mission = missionS256 === undefined ? undefined : await requireActiveMission(ctx, missionS256, missionOwner(caller));
+    // §Person Token Structure: never past the mission's `expires_at`.
+    const notAfter = capAtMission(caller.notAfter, mission);
 
     const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
     if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
       const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'person_token' });
-      if (grant && grant.person_id === caller.personId) {
+      if (grant && grant.person_id === caller.personId && (mission === undefined || mission.person_id === caller.personId)) {
         const personId = caller.personId;
         const signer = await ctx.keys.signer('ps');
         const issued = await ctx.store.transaction((trx) =>
@@ -181,7 +197,8 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
             agentJkt: caller.agentJkt,
             cnfJwk: caller.cnfJwk,
             resource,
-            notAfter: caller.notAfter,
+            notAfter,
+            ...(mission === undefined ? {} : { missionS256: mission.s256 }),
             grantId: grant.id,
             actor: 'ps',
           }),
@@ -198,7 +215,8 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
       agent_jkt: caller.agentJkt,
       cnf_jwk: caller.cnfJwk,
       agent_token: { iss: caller.signer.iss, jti: caller.signer.jti },
-      not_after: caller.notAfter,
+      not_after: notAfter,
+      ...(mission === undefined ? {} : { mission_s256: mission.s256 }),
       ...optionsForPending(options),
     };
     const created = await deferred.create({

@@ -3,8 +3,8 @@
  *
  * 1. the common JWT checks with `typ` `aa-resource+jwt` first; a bad `typ`, signature or claim set →
  *    `invalid_resource_token`, an expired one → `expired_resource_token` (§8.30);
- * 2. `aud` is this PS; otherwise the resource chose an Access Server (four-party), which this PS does not federate
- *    with yet → `invalid_resource_token` saying so;
+ * 2. `aud` is this PS (three-party); otherwise it names the resource's Access Server (four-party, `accessServer`):
+ *    the same checks apply, and the PS then federates (`federation.ts`; digest §6-E, §8.36);
  * 3. `agent_jkt` is the thumbprint of the request's signing key, or of the sub-agent's key when a parent mediates
  *    (§8.31, §8.34);
  * 4. `presented_jti` names a person token this PS issued and still retains (none → `unknown_person_token`, §8.20),
@@ -15,6 +15,7 @@
 import {
   AAuthError,
   audienceIncludes,
+  isServerIdentifier,
   tokenProblemCode,
   verifyToken,
   type ResourceTokenClaims,
@@ -32,6 +33,8 @@ export interface CheckedResourceToken {
   readonly record: PersonTokenRecord;
   /** The requested scopes, in order, without duplicates. */
   readonly scopes: readonly string[];
+  /** Four-party: the Access Server the resource token is for (its `aud`), when that is not this PS. */
+  readonly accessServer?: string;
 }
 
 const invalid = (detail: string): AAuthError => new AAuthError('invalid_resource_token', { detail });
@@ -54,9 +57,16 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
     throw new AAuthError(tokenProblemCode('aa-resource+jwt', error), { detail, cause: error });
   }
 
-  // Step 1 of §Resource Token Verification: `aud` is the recipient. Another `aud` names the resource's AS.
+  // Step 1 of §Resource Token Verification: `aud` is the recipient. Another `aud` names the resource's AS
+  // (§PS-AS Federation: the PS discovers `{aud}/.well-known/aauth-access.json`), which must be one server identifier.
+  let accessServer: string | undefined;
   if (!audienceIncludes(claims.aud, ctx.ps.issuer)) {
-    throw invalid('the resource token is for another server (an Access Server): four-party federation is not supported by this Person Server yet');
+    const audiences: readonly string[] = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
+    const aud = audiences.length === 1 ? audiences[0] : undefined;
+    if (typeof aud !== 'string' || !isServerIdentifier(aud, ctx.allowLoopbackHttp ? { allowLoopbackHttp: true } : {})) {
+      throw invalid('the resource token is neither for this Person Server nor for one Access Server');
+    }
+    accessServer = aud;
   }
   // Step 2: bound to the key that signed this request (the sub-agent's key when a parent mediates).
   if (claims.agent_jkt !== expectedAgentJkt) throw invalid('agent_jkt does not match the key that signed this request');
@@ -98,5 +108,5 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   if (record.exp <= now) throw invalid('the person token it names has expired: obtain a fresh person token, then a fresh resource token');
 
   const scopes = scopeList(claims.scope);
-  return { claims, record, scopes };
+  return { claims, record, scopes, ...(accessServer === undefined ? {} : { accessServer }) };
 }

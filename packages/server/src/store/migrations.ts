@@ -178,9 +178,42 @@ const initial: Migration = {
   },
 };
 
+/** Missions and the mission log (AAuth -11 §Mission, §Mission Log). */
+const missions: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('missions')
+      .addColumn('s256', 'text', (c) => c.primaryKey())
+      .addColumn('agent_id', 'text', (c) => c.notNull())
+      .addColumn('agent_jkt', 'text')
+      .addColumn('person_id', 'text', (c) => c.notNull())
+      .addColumn('blob', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('termination_reason', 'text')
+      .addColumn('expires_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('missions_agent').on('missions').columns(['agent_id', 'status']).execute();
+    await db.schema
+      .createTable('mission_log')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('mission_s256', 'text', (c) => c.notNull())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('entry', 'text', (c) => c.notNull())
+      .addColumn('s256', 'text')
+      .execute();
+    await db.schema.createIndex('mission_log_mission').on('mission_log').columns(['mission_s256', 'seq']).execute();
+  },
+};
+
 /** The migrations, in order. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_missions': missions,
 };
 
 export const migrationProvider: MigrationProvider = {

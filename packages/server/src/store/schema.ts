@@ -163,8 +163,8 @@ export interface RevocationsTable {
 /** Server signing keys, rotated with overlap. */
 export interface SigningKeysTable {
   kid: string;
-  /** Which identifier signs with it: `ps` or `ap`. */
-  role: 'ps' | 'ap';
+  /** Which identifier signs with it: `ps`, `ap` or `as` (an Access Server, as/). */
+  role: 'ps' | 'ap' | 'as';
   alg: string;
   private_jwk: JsonText;
   public_jwk: JsonText;
@@ -207,6 +207,45 @@ export interface ApAgentsTable {
   updated_at: Epoch;
 }
 
+/**
+ * Missions this PS approved (AAuth -11 §Mission): the blob exactly as persisted (its UTF-8 bytes are what `s256`
+ * digests), the owning agent, the approving person, and the state — `active` or `terminated`, never back.
+ */
+export interface MissionsTable {
+  /** b64url(SHA-256(blob bytes)), unpadded. */
+  s256: string;
+  agent_id: string;
+  /** Thumbprint of the key that proposed it (informational: ownership is by agent identifier). */
+  agent_jkt: string | null;
+  person_id: string;
+  /** The exact JSON text of the blob; never re-serialized. */
+  blob: string;
+  status: 'active' | 'terminated';
+  /** `completed` | `revoked` | `expired` | `superseded` | `administrative` (an open set). */
+  termination_reason: string | null;
+  /** The blob's `expires_at` in epoch seconds, when it has one. */
+  expires_at: Epoch | null;
+  created_at: Epoch;
+  updated_at: Epoch;
+}
+
+/** The mission log (AAuth -11 §Mission Log): updates, completions, audit records, permissions, tokens, in order. */
+export interface MissionLogTable {
+  /** Time-sortable id. */
+  id: string;
+  mission_s256: string;
+  /** Position in the mission's log (1, 2, …), assigned in the appending transaction. */
+  seq: number;
+  at: Epoch;
+  /** e.g. `update`, `completion.proposed`, `completion.accepted`, `audit`, `permission`, `token.person`. */
+  type: string;
+  actor: string;
+  /** The entry's JSON text exactly as persisted. */
+  entry: JsonText;
+  /** For updates: b64url(SHA-256(entry bytes)), the digest returned to the agent. */
+  s256: string | null;
+}
+
 export interface Database {
   people: PeopleTable;
   person_api_tokens: PersonApiTokensTable;
@@ -222,6 +261,8 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   ap_agents: ApAgentsTable;
+  missions: MissionsTable;
+  mission_log: MissionLogTable;
 }
 
 export type Person = Selectable<PeopleTable>;
@@ -234,4 +275,6 @@ export type PendingRequest = Selectable<PendingRequestsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type SigningKey = Selectable<SigningKeysTable>;
 export type ApAgent = Selectable<ApAgentsTable>;
+export type Mission = Selectable<MissionsTable>;
+export type MissionLogEntry = Selectable<MissionLogTable>;
 export type { Generated };
