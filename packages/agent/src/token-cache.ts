@@ -79,6 +79,14 @@ export class TokenCache {
     this.#entries.clear();
   }
 
+  /** The live entries (for persisting them between runs, as `tessera fetch` does); restore them with `set`. */
+  snapshot(): [key: string, entry: CachedToken][] {
+    return [...this.#entries.keys()].flatMap((key) => {
+      const entry = this.get(key);
+      return entry === undefined ? [] : [[key, entry] as [string, CachedToken]];
+    });
+  }
+
   /**
    * The live token under `key`, or the result of `fetcher`, which runs at most once at a time per key: callers that
    * arrive while it runs share its promise (and its failure). The result is cached unless it has already expired.

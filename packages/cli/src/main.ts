@@ -3,6 +3,7 @@ import { registerAdminCommands } from './commands/admin.js';
 import { registerApprovalsCommands } from './commands/approvals.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerGrantsCommands } from './commands/grants.js';
+import { fetchCommand } from './commands/fetch.js';
 import { httpSign, httpVerify } from './commands/http.js';
 import { registerServerCommands } from './commands/servers.js';
 import { keygen } from './commands/keygen.js';
@@ -75,6 +76,26 @@ function program(io: CliIo, exit: { code: number }): Command {
     .option('--explain', 'print the signature base and each check in order (to stderr)')
     .action(async (file: string, opts: { now?: string; window?: string; jwks: string[]; audience?: string; explain?: boolean; dev?: boolean }) => {
       exit.code = await httpVerify(file, opts, io);
+    });
+
+  root
+    .command('fetch')
+    .description('a curl-like AAuth agent: sign, answer challenges, get tokens from the Person Server, print the response')
+    .argument('<url>', 'the resource URL')
+    .option('-X, --request <method>', 'HTTP method (default GET, or POST with -d)')
+    .option('-H, --header <header>', "header 'Name: value' (repeatable)", collect, [] as string[])
+    .option('-d, --data <body>', 'request body, or @FILE (JSON by default)')
+    .option('--key <file>', 'the agent private JWK (default: <home>/agent.jwk, created on first use)')
+    .option('--agent-token <jwt>', 'an agent token, or @FILE')
+    .option('--enrol <url>', 'enrol with this Agent Provider when there is no agent token')
+    .option('--ps <url>', "the person's Person Server (default: the agent token's ps claim)")
+    .option('--name <name>', 'the agent name to enrol with')
+    .option('--home <dir>', 'where keys and tokens persist (default $TESSERA_HOME or ~/.tessera)')
+    .option('-i, --include', 'print the status line and headers')
+    .option('--explain', 'print each step to stderr: requests, signature bases, challenges, tokens decoded')
+    .option('--dev', 'allow http://localhost identifiers (on by default for a localhost URL)')
+    .action(async (url: string, opts: Parameters<typeof fetchCommand>[1]) => {
+      exit.code = await fetchCommand(url, opts, io);
     });
 
   // Running the servers (tessera dev / serve / migrate / keys rotate)
