@@ -7,6 +7,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@tessera/protocol/node': fileURLToPath(new URL('./packages/protocol/src/node/index.ts', import.meta.url)),
+      '@tessera/gateway': fileURLToPath(new URL('./packages/gateway/src/index.ts', import.meta.url)),
       '@tessera/agent': fileURLToPath(new URL('./packages/agent/src/index.ts', import.meta.url)),
       '@tessera/resource/node': fileURLToPath(new URL('./packages/resource/src/adapters/node.ts', import.meta.url)),
       '@tessera/resource/express': fileURLToPath(new URL('./packages/resource/src/adapters/express.ts', import.meta.url)),
