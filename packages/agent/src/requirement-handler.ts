@@ -16,7 +16,7 @@
  * `Authorization: AAuth <token>`, which the signature then covers (§8.1).
  */
 import { buildAAuthAuthorization, decodeJws, parseAAuthAccess, parseSignatureError, type ParsedAAuthRequirement, type ResourceTokenClaims } from '@tessera/protocol';
-import { AgentError } from './errors.js';
+import { AgentError, isAgentError } from './errors.js';
 import { pollDeferred, requirementOf, type ClarificationRequest, type InteractionRequest } from './polling.js';
 import type { SignedRequest } from './signed-fetch.js';
 import { tokenKey, type TokenCache } from './token-cache.js';
@@ -113,6 +113,7 @@ export async function callResource(request: SignedRequest, state: ResourceState,
   const resource = new URL(request.url).origin;
   let credential = await initialCredential(state, resource, ctx);
   let retriedExpired = false;
+  let retriedExpiredResourceToken = false;
   let lastRequirement: string | undefined;
   const send = (c: Credential, r: SignedRequest = request): Promise<Response> => ctx.send(withSession(r, resource, ctx.cache), c.token);
   const poll = (first: Response, c: Credential, handBackAuth: boolean): Promise<Response> =>
@@ -178,7 +179,19 @@ export async function callResource(request: SignedRequest, state: ResourceState,
       }
       case 'auth-token': {
         if (requirement.requirement !== 'auth-token') break;
-        const { credential: auth } = await ctx.authCredential(resource, requirement.resourceToken, credential);
+        let auth: Credential;
+        try {
+          ({ credential: auth } = await ctx.authCredential(resource, requirement.resourceToken, credential));
+        } catch (error) {
+          // The resource token expired before the PS saw it (§8.30 `expired_resource_token`). There are no refresh
+          // tokens: ask the resource again for a fresh challenge (digest §6 E), once per call.
+          if (!retriedExpiredResourceToken && isAgentError(error, 'token_request_failed') && error.error === 'expired_resource_token') {
+            retriedExpiredResourceToken = true;
+            response = await send(credential);
+            continue;
+          }
+          throw error;
+        }
         if (lastRequirement === `auth:${auth.token}`) throw new AgentError('unexpected_response', { status, detail: 'the resource refused the auth token it asked for' });
         lastRequirement = `auth:${auth.token}`;
         credential = auth;

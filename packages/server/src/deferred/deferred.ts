@@ -649,7 +649,8 @@ export function createDeferred(ctx: ServerContext, options: DeferredOptions = {}
         });
       }
       const wait = capPreferWait(parsePreferWait(c.req.header('prefer')), MAX_PREFER_WAIT_SECONDS, 0);
-      if (wait > 0) row = await waitForChange(row, wait, c.req.raw.signal);
+      // An open question is answered at once: the agent must see it now, not when something else changes.
+      if (wait > 0 && openClarification(row) === undefined) row = await waitForChange(row, wait, c.req.raw.signal);
     }
     return respond(row);
   }
