@@ -4,6 +4,7 @@ import { registerApprovalsCommands } from './commands/approvals.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerGrantsCommands } from './commands/grants.js';
 import { fetchCommand } from './commands/fetch.js';
+import { registerGatewayCommands } from './commands/gateway.js';
 import { httpSign, httpVerify } from './commands/http.js';
 import { registerServerCommands } from './commands/servers.js';
 import { keygen } from './commands/keygen.js';
@@ -100,6 +101,8 @@ function program(io: CliIo, exit: { code: number }): Command {
 
   // Running the servers (tessera dev / serve / migrate / keys rotate)
   registerServerCommands(root, io, exit);
+  // The gateway: any HTTP or MCP upstream as an AAuth resource (tessera gateway --config FILE)
+  registerGatewayCommands(root, io, exit);
   // The person's approvals and grants, the audit log, and administration (HTTP clients of the APIs)
   registerApprovalsCommands(root, io, exit);
   registerGrantsCommands(root, io, exit);

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// bench:gateway — what AAuth verification costs in front of an upstream, 32 connections, auth-token mode.
+//
+//   npm run bench:gateway -- --json [--seconds N] [--connections N] [--quick]
+//
+// In one run on the same machine, the same GET (a fixed pre-signed request with an auth token, valid for the
+// 60 s signature window; the whole run fits inside it) is sent for N seconds to:
+//   (a) the upstream directly,
+//   (b) a plain undici reverse proxy with no verification (node:http + undici Pool, hop-by-hop headers removed,
+//       the response piped through: the floor any proxy pays),
+//   (c) the Tessera gateway (@tessera/gateway: route match, body check, `verifyRequest` in auth-token mode with the
+//       verified-token cache, identity headers, the same undici forwarding). No replay cache: the same signed
+//       request is repeated on purpose.
+// Processes: the upstream, the plain proxy and the gateway each run in their own child process; autocannon runs
+// in this process. The machine has 2 cores, so the processes cannot have one core each: during (b) and (c) the
+// proxy, the upstream and the load generator share both cores alike, which keeps the comparison fair.
+// The gateway resolves the Person Server key with a key-resolver double (keys are cached in production after the
+// first request anyway); the auth token's verification is cached, the request signature is verified every time.
+// Last output line: {"direct_rps","plain_proxy_rps","gateway_rps","gateway_p99_ms","ratio_to_plain_proxy"}.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { pipeline } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { load } from './lib/load.mjs';
+
+const args = process.argv.slice(2);
+const childRole = args[0] === '--child' ? args[1] : undefined;
+
+function listening(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+}
+
+// ---------------------------------------------------------------- children
+async function upstreamChild() {
+  const body = JSON.stringify({ ok: true, notes: ['one', 'two'] });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  return listening(server);
+}
+
+async function plainProxyChild(upstream) {
+  const { Pool } = await import('undici');
+  const pool = new Pool(upstream, { connections: 256, pipelining: 1 });
+  const HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'proxy-connection']);
+  const server = createServer(async (req, res) => {
+    const headers = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
+    try {
+      const r = await pool.request({ path: req.url, method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req });
+      const out = {};
+      for (const name in r.headers) if (!HOP.has(name)) out[name] = r.headers[name];
+      res.writeHead(r.statusCode, out);
+      pipeline(r.body, res, () => undefined);
+    } catch {
+      res.writeHead(502);
+      res.end();
+    }
+  });
+  return listening(server);
+}
+
+async function gatewayChild(upstream, setup) {
+  const { createGateway, parseGatewayConfig } = await import('@tessera/gateway');
+  const { createSigner, importVerifyKey } = await import('@tessera/protocol');
+  const { psJwk, resourceJwk } = JSON.parse(setup);
+  const psKey = await importVerifyKey(psJwk);
+  const config = parseGatewayConfig(
+    {
+      issuer: 'https://resource.example',
+      signingKeyFile: 'unused.jwk', // the signer is passed in below
+      trustedPersonServers: ['https://ps.example'],
+      replayCache: false,
+      tokenCache: true,
+      routes: [{ pathPrefix: '/api', upstream, policy: { mode: 'auth-token', scopes: ['notes.read'] } }],
+    },
+    'bench-gateway.json',
+  );
+  const gateway = await createGateway(config, {
+    signer: await createSigner(resourceJwk),
+    resolveKey: async ({ iss, kid }) => {
+      if (iss !== 'https://ps.example' || kid !== psJwk.kid) throw new Error('unexpected key lookup');
+      return psKey;
+    },
+  });
+  return (await gateway.listen(0, '127.0.0.1')).port;
+}
+
+if (childRole !== undefined) {
+  const port =
+    childRole === 'upstream' ? await upstreamChild() : childRole === 'plain' ? await plainProxyChild(args[2]) : await gatewayChild(args[2], args[3]);
+  process.stdout.write(`${port}\n`);
+  process.on('SIGTERM', () => process.exit(0));
+} else {
+  await main();
+}
+
+// ---------------------------------------------------------------- parent
+function startChild(role, ...extra) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', role, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (d) => {
+      buffer += d;
+      const nl = buffer.indexOf('\n');
+      if (nl >= 0) resolve({ port: Number(buffer.slice(0, nl)), close: () => child.kill('SIGTERM') });
+    });
+    child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
+    process.on('exit', () => child.kill('SIGTERM'));
+  });
+}
+
+async function main() {
+  const quick = args.includes('--quick');
+  const opt = (name, fallback) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? Number(args[i + 1]) : fallback;
+  };
+  const seconds = opt('--seconds', quick ? 1 : 10);
+  const connections = opt('--connections', 32);
+  const warm = Math.min(2, seconds);
+  if (3 * (seconds + warm) + 5 > 60) throw new Error('the run must fit in the 60 s signature window: lower --seconds');
+  const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
+  const { createSigner, generateKeyPair, mintAuthToken, signAAuthRequest } = await import('@tessera/protocol');
+
+  const [agentJwk, psJwk, resourceJwk] = await Promise.all([generateKeyPair('Ed25519', 'agent-1'), generateKeyPair('Ed25519', 'ps-1'), generateKeyPair('Ed25519', 'resource-1')]);
+  const [agent, ps] = await Promise.all([createSigner(agentJwk), createSigner(psJwk)]);
+  const publicPs = { ...psJwk };
+  delete publicPs.d;
+
+  const children = [];
+  try {
+    const upstream = await startChild('upstream');
+    children.push(upstream);
+    const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+    const plain = await startChild('plain', upstreamUrl);
+    children.push(plain);
+    const gateway = await startChild('gateway', upstreamUrl, JSON.stringify({ psJwk: publicPs, resourceJwk }));
+    children.push(gateway);
+
+    const now = () => Math.floor(Date.now() / 1000);
+    const token = await mintAuthToken(ps, { iss: 'https://ps.example', ps: 'https://ps.example', aud: 'https://resource.example', sub: 'person-1', cnf: { jwk: agent.publicJwk }, scope: 'notes.read' }, { now, ttl: 3600 });
+    const request = async (port) => {
+      const url = `http://127.0.0.1:${port}/api/notes`;
+      const signed = await signAAuthRequest({ method: 'GET', url, headers: [] }, { signer: agent, token, now });
+      return { url, method: 'GET', headers: { ...signed.headers } };
+    };
+    const direct = await request(upstream.port);
+    const viaPlain = await request(plain.port);
+    const viaGateway = await request(gateway.port);
+    const check = await fetch(viaGateway.url, { headers: viaGateway.headers });
+    if (check.status !== 200) throw new Error(`the gateway refused the bench request: ${check.status} ${await check.text()}`);
+
+    const results = {};
+    for (const [name, req] of [['direct', direct], ['plain proxy', viaPlain], ['gateway', viaGateway]]) {
+      await load(req, { connections, seconds: warm });
+      results[name] = await load(req, { connections, seconds });
+    }
+    for (const [name, r] of Object.entries(results)) {
+      log(`${name.padEnd(12)} ${String(r.rps).padStart(9)} req/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})`);
+    }
+    if (Object.values(results).some((r) => r.non2xx > 0 || r.errors > 0)) log('warning: some answers were not 2xx; only 2xx are counted');
+    const g = results['gateway'];
+    const p = results['plain proxy'];
+    console.log(
+      JSON.stringify({
+        direct_rps: Math.round(results['direct'].rps),
+        plain_proxy_rps: Math.round(p.rps),
+        gateway_rps: Math.round(g.rps),
+        gateway_p99_ms: g.p99_ms,
+        ratio_to_plain_proxy: Math.round((g.rps / p.rps) * 100) / 100,
+      }),
+    );
+  } finally {
+    for (const c of children) c.close();
+  }
+}
