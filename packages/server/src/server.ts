@@ -345,7 +345,26 @@ function closeGracefully(server: HttpServer, inFlight: { count: number; closing:
 export async function bindPort(port: number, addresses: readonly string[]): Promise<BoundPort> {
   if (addresses.length === 0) throw new Error('bindPort: no address to listen on');
   let handler: FetchHandler = () => new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
-  const fetch: FetchHandler = (request, env) => handler(request, env);
+  // Handlers still running. A response's `close` event also fires when the client drops the socket mid-request, so
+  // connections alone do not say when the work is done: shutdown waits for this count too (the store must not close
+  // under a running handler).
+  const running = { count: 0, idle: [] as (() => void)[] };
+  const fetch: FetchHandler = async (request, env) => {
+    running.count++;
+    try {
+      return await handler(request, env);
+    } finally {
+      running.count--;
+      if (running.count === 0) for (const resolve of running.idle.splice(0)) resolve();
+    }
+  };
+  const handlersDone = (graceMs: number): Promise<void> =>
+    running.count === 0
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          running.idle.push(resolve);
+          setTimeout(resolve, graceMs).unref();
+        });
   const servers: { server: HttpServer; inFlight: { count: number; closing: boolean } }[] = [];
   const track = (server: HttpServer) => {
     const inFlight = { count: 0, closing: false };
@@ -381,7 +400,7 @@ export async function bindPort(port: number, addresses: readonly string[]): Prom
       handler = next;
     },
     close(graceMs = SHUTDOWN_GRACE_MS) {
-      return Promise.all(servers.map((s) => closeGracefully(s.server, s.inFlight, graceMs))).then(() => undefined);
+      return Promise.all([...servers.map((s) => closeGracefully(s.server, s.inFlight, graceMs)), handlersDone(graceMs)]).then(() => undefined);
     },
   };
 }
