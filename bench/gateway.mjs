@@ -102,7 +102,9 @@ if (childRole !== undefined) {
 
 // ---------------------------------------------------------------- parent
 function startChild(role, ...extra) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', role, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // TESSERA_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") goes to the gateway's process, for profiling.
+  const nodeArgs = role === 'gateway' ? (process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), '--child', role, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (d) => {
