@@ -15,7 +15,7 @@
 import { AAuthError, type PersonTokenClaims } from '@tessera/protocol';
 import { errorResponse, NO_STORE, problemResponse } from './challenge.js';
 import { scopeList } from './policy.js';
-import { issueResourceToken } from './resource-token.js';
+import { issueResourceToken, resourceTokenContext } from './resource-token.js';
 import { verifyRequest, type ResourceContext, type VerifiedPerson } from './verify-request.js';
 
 export interface AccountCheck {
@@ -100,7 +100,7 @@ export async function handleAuthorizationRequest(request: Request, context: Reso
 
   const accessServer = options.accessServer ?? context.accessServer;
   const issued = await issueResourceToken(
-    { issuer: context.issuer, signer: context.signer, now: context.now, ...(context.resourceTokenTtl === undefined ? {} : { ttl: context.resourceTokenTtl }) },
+    resourceTokenContext(context),
     {
       personToken,
       agentJkt: verified.agent.jkt,

@@ -31,6 +31,34 @@ export interface ResourceTokenContext {
   readonly now: () => number;
   /** Lifetime in seconds, ≤ 300 (default 300). */
   readonly ttl?: number;
+  readonly compatibility?: ResourceTokenCompatibility;
+}
+
+/**
+ * Interoperability with Person Servers that read other claim names than -11's. `personTokenJti`: also send the
+ * person token's `jti` as `person_token_jti` (what @hellocoop/mockin 2.0.0 reads instead of `presented_jti`);
+ * Person Servers that follow -11 ignore the extra claim.
+ */
+export interface ResourceTokenCompatibility {
+  readonly personTokenJti?: boolean;
+}
+
+/** The minting context of a resource (its identifier, signer, clock, lifetime and compatibility options). */
+export function resourceTokenContext(context: {
+  readonly issuer: string;
+  readonly signer?: Signer | undefined;
+  readonly now: () => number;
+  readonly resourceTokenTtl?: number | undefined;
+  readonly compatibility?: ResourceTokenCompatibility | undefined;
+}): ResourceTokenContext {
+  if (context.signer === undefined) throw new AAuthError('invalid_argument', { detail: 'minting resource tokens needs a signer' });
+  return {
+    issuer: context.issuer,
+    signer: context.signer,
+    now: context.now,
+    ...(context.resourceTokenTtl === undefined ? {} : { ttl: context.resourceTokenTtl }),
+    ...(context.compatibility === undefined ? {} : { compatibility: context.compatibility }),
+  };
 }
 
 export type MintedResourceClaims = Pick<ResourceTokenClaims, 'iss' | 'aud' | 'ps' | 'sub' | 'presented_jti' | 'agent_jkt' | 'scope' | 'account' | 'mission_s256' | 'tenant'>;
@@ -63,6 +91,7 @@ export async function issueResourceToken(context: ResourceTokenContext, input: I
     ...(person.mission_s256 === undefined ? {} : { mission_s256: person.mission_s256 }),
     ...(person.tenant === undefined ? {} : { tenant: person.tenant }),
   };
-  const token = await mintResourceToken(context.signer, claims, { now: context.now, ttl, notAfter: person.exp });
+  const minted = context.compatibility?.personTokenJti === true ? { ...claims, person_token_jti: person.jti } : claims;
+  const token = await mintResourceToken(context.signer, minted, { now: context.now, ttl, notAfter: person.exp });
   return { token, claims, exp: Math.min(Math.floor(context.now()) + ttl, Math.floor(person.exp)) };
 }

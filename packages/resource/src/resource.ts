@@ -11,7 +11,7 @@ import { handleAuthorizationRequest, type AuthorizationEndpointOptions } from '.
 import { createDeferredAuthToken, type DeferredAuthToken, type DeferredAuthTokenOptions } from './deferred-auth-token.js';
 import { DEFAULT_JWKS_PATH, jwksResponse, metadataResponse, resolveUrl, resourceJwks, resourceMetadata, RESOURCE_METADATA_PATH } from './metadata.js';
 import { definePolicy, type RoutePolicy } from './policy.js';
-import { issueResourceToken, type IssuedResourceToken, type IssueResourceTokenInput } from './resource-token.js';
+import { issueResourceToken, resourceTokenContext, type IssuedResourceToken, type IssueResourceTokenInput } from './resource-token.js';
 import { issueSessionToken, lookupSessionToken, revokeSessionToken, type IssuedSessionToken, type IssueSessionTokenInput, type SessionLookup } from './session-token.js';
 import { verifyRequest, type ResourceContext, type VerifyRequestResult } from './verify-request.js';
 
@@ -118,7 +118,7 @@ export function createResource(options: CreateResourceOptions): Resource {
     },
     issueResourceToken(input) {
       if (signer === undefined) throw new AAuthError('invalid_argument', { detail: 'resource tokens need a signer' });
-      return issueResourceToken({ issuer, signer, now: options.now, ...(options.resourceTokenTtl === undefined ? {} : { ttl: options.resourceTokenTtl }) }, input);
+      return issueResourceToken(resourceTokenContext(options), input);
     },
     issueSessionToken: (input) => issueSessionToken(needStore(), input, options.now),
     lookupSessionToken: (authorization, agentJkt) => lookupSessionToken(needStore(), authorization, agentJkt, options.now),

@@ -38,7 +38,7 @@ import {
 } from '@tessera/protocol';
 import { forbiddenResponse, problemResponse, requirementResponse, signatureErrorResponse } from './challenge.js';
 import { ACCEPTED_KINDS, definePolicy, missingScopes, scopeList, type ResourceAccessMode, type RoutePolicy } from './policy.js';
-import { issueResourceToken, type IssuedResourceToken } from './resource-token.js';
+import { issueResourceToken, resourceTokenContext, type IssuedResourceToken, type ResourceTokenCompatibility } from './resource-token.js';
 import { lookupSessionToken, type SessionFailure, type SessionRecord, type SessionStore } from './session-token.js';
 
 /** What every verification needs: the resource's identity, keys, clock and caches. */
@@ -67,6 +67,8 @@ export interface ResourceContext {
   readonly acceptAlgorithms?: readonly JwsAlgorithm[];
   /** Resource-token lifetime, ≤ 300 s (default 300). */
   readonly resourceTokenTtl?: number;
+  /** Claim-name compatibility for Person Servers that differ from -11 (see `ResourceTokenCompatibility`). */
+  readonly compatibility?: ResourceTokenCompatibility;
   /** Largest body read (default 1 MiB); larger → 413. */
   readonly maxBodyBytes?: number;
   /**
@@ -293,7 +295,7 @@ export async function verifyRequest(request: Request, policy: RoutePolicy, conte
       }
       // auth-token mode: a person token never grants access (§8.22); it earns a resource token (§8.24, §8.25).
       const issued = await issueResourceToken(
-        { issuer: context.issuer, signer: context.signer as Signer, now: context.now, ...(context.resourceTokenTtl === undefined ? {} : { ttl: context.resourceTokenTtl }) },
+        resourceTokenContext(context),
         { personToken: claims, agentJkt: verified.jkt, scopes: p.scopes ?? [], ...(accessServer === undefined ? {} : { accessServer }) },
       );
       return challenge({ requirement: 'auth-token', resourceToken: issued.token }, body, issued);
