@@ -18,8 +18,7 @@ import { testAgentProvider } from '../support/agent-provider.js';
 const now = () => Date.now() / 1000;
 
 async function serveResource(options: { compatibility: boolean; ps: string }) {
-  let issuer = '';
-  let resource!: Resource;
+  // The routes reach `resource` when called, after it exists (it needs the bound port for its identifier).
   const app = new Hono<AAuthHonoEnv>();
   app.use(async (c, next) => (await resource.handle(c.req.raw)) ?? next());
   app.get('/notes', async (c, next) => aauthHono(resource, { mode: 'auth-token', scopes: ['notes.read'] })(c, next), (c) =>
@@ -29,8 +28,8 @@ async function serveResource(options: { compatibility: boolean; ps: string }) {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const address = server.address();
-  issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  resource = createResource({
+  const issuer = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const resource: Resource = createResource({
     issuer,
     signer: await createSigner(await generateKeyPair('Ed25519', 'rs-1')),
     resolveKey: createKeyResolver({ fetch: (u, i) => globalThis.fetch(u, i), now, allowLoopbackHttp: true }),
