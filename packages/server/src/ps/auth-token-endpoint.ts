@@ -13,7 +13,7 @@
  * identifier of the person token, `scope` ⊆ the resource token's, `cnf` = the signer's key (the sub-agent's when a
  * parent mediates), ≤ 1 h, and never after the agent token or the person token it was obtained with (§8.35, §8.41).
  */
-import { AAuthError, mintAuthToken, parsePreferWait, selectSignatureKey, type PublicJwk, type Signer } from '@tessera/protocol';
+import { AAuthError, mintAuthToken, selectSignatureKey, type PublicJwk, type Signer } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
@@ -22,29 +22,22 @@ import { findStandingGrant } from '../store/grants.js';
 import type { Federation } from './federation.js';
 import { fromJson, type Executor } from '../store/store.js';
 import { admitCallingAgent, admitResource } from './agent-admission.js';
+import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { PS_PATHS } from './metadata.js';
 import { capAtMission, requireActiveMission } from './missions.js';
 import { missionOwner, mintedClaims, refuseUpstreamToken, type IssuedToken } from './person-token-endpoint.js';
 import { checkResourceToken } from './resource-token-check.js';
-import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
+import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
 
 /** Auth tokens live at most one hour (AAuth §Auth Token Structure: MUST NOT exceed 1 hour). */
 export const AUTH_TOKEN_TTL = 3600;
 
 /** What the pending request of kind `auth_token` keeps (JSON in `pending_requests.request`). */
-export type AuthTokenPendingRequest = {
+export type AuthTokenPendingRequest = PendingAgentFields & {
   /** The resource: the resource token's `iss`, the auth token's `aud`. */
   readonly resource: string;
   readonly resource_token_jti: string;
   readonly presented_jti: string;
-  readonly agent_id: string;
-  readonly parent_agent_id?: string;
-  readonly agent_jkt: string;
-  readonly cnf_jwk: PublicJwk;
-  /** The latest `exp`: the agent token's and the presented person token's, whichever is earlier. */
-  /** The agent token that signed the request, `(iss, jti)`: a revocation before the decision fails the request. */
-  readonly agent_token: { readonly iss: string; readonly jti: string };
-  readonly not_after: number;
   /** The person the presented person token was issued for. */
   readonly person_id: string;
   readonly sub: string;
@@ -53,11 +46,6 @@ export type AuthTokenPendingRequest = {
   readonly mission_s256?: string;
   readonly tenant?: string;
   readonly account?: string;
-  readonly justification?: string;
-  readonly platform?: string;
-  readonly device?: string;
-  readonly login_hint?: string;
-  readonly prompt?: string;
   /** Four-party: what the PS sends the Access Server once the person consents (tokens kept until the decision). */
   readonly federation?: FederationPending;
 };
@@ -198,9 +186,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
     // or expired mission answers 403 mission_terminated), and no token outlives the mission.
     const mission = claims.mission_s256 === undefined ? undefined : await requireActiveMission(ctx, claims.mission_s256, missionOwner(caller));
     const notAfter = capAtMission(Math.min(caller.notAfter, record.exp), mission);
-    const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
-
-    if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
+    if (standingGrantMayAnswer(caller, options)) {
       const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'auth_token', scopes });
       if (grant && grant.person_id === record.person_id) {
         const signer = await ctx.keys.signer('ps');
@@ -231,35 +217,20 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
         return c.json({ auth_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
       }
     }
-    if (options.prompt.includes('none')) throw userUnreachable();
-
     const request: AuthTokenPendingRequest = {
       resource,
       resource_token_jti: claims.jti,
       presented_jti: claims.presented_jti,
-      agent_id: caller.agent.id,
-      ...(caller.parent === undefined ? {} : { parent_agent_id: caller.parent.id }),
-      agent_jkt: caller.agentJkt,
-      cnf_jwk: caller.cnfJwk,
-      agent_token: { iss: caller.signer.iss, jti: caller.signer.jti },
-      not_after: notAfter,
+      ...pendingAgentFields(caller, notAfter, options),
       person_id: record.person_id,
       sub: record.sub,
       scopes,
       ...(claims.mission_s256 === undefined ? {} : { mission_s256: claims.mission_s256 }),
       ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
       ...(claims.account === undefined ? {} : { account: claims.account }),
-      ...optionsForPending(options),
       ...(federated === undefined ? {} : { federation: federated }),
     };
-    const created = await deferred.create({
-      kind: 'auth_token',
-      agentId: caller.agent.id,
-      agentJkt: caller.signerJkt,
-      personId: record.person_id,
-      request,
-    });
-    return deferred.accepted(created, parsePreferWait(c.req.header('prefer')));
+    return askThePerson(c, deferred, { kind: 'auth_token', caller, personId: record.person_id, options, request });
   });
   return app;
 }

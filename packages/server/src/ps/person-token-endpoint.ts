@@ -8,7 +8,7 @@
  * resource as `aud`, carries the directed `sub` and the request signer's key (or the sub-agent's) as `cnf`, no
  * `scope` or `account`, and expires within an hour and never after the agent token.
  */
-import { AAuthError, decodeJws, mintPersonToken, parsePreferWait, parseServerIdentifier, type PublicJwk, type Signer } from '@tessera/protocol';
+import { AAuthError, decodeJws, mintPersonToken, parseServerIdentifier, type PublicJwk, type Signer } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
@@ -16,10 +16,11 @@ import { signedRequest, type SignedRequestVariables } from '../http/signed-reque
 import { findStandingGrant } from '../store/grants.js';
 import type { Executor } from '../store/store.js';
 import { admitCallingAgent, admitResource, type CallingAgent } from './agent-admission.js';
+import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { directedSubject } from './directed-subject.js';
 import { PS_PATHS } from './metadata.js';
 import { appendMissionLog, capAtMission, readMissionS256, requireActiveMission } from './missions.js';
-import { optionsForPending, parseJsonBody, parseTokenRequestOptions, promptForcesInteraction, userUnreachable } from './token-request.js';
+import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
 
 /** Person tokens live at most one hour (AAuth §Person Token Structure: MUST NOT exceed 1 hour). */
 export const PERSON_TOKEN_TTL = 3600;
@@ -30,25 +31,10 @@ export const PERSON_TOKEN_TTL = 3600;
 export const PERSON_TOKEN_RETENTION = 3600;
 
 /** What the pending request of kind `person_token` keeps (JSON in `pending_requests.request`). */
-export type PersonTokenPendingRequest = {
+export type PersonTokenPendingRequest = PendingAgentFields & {
   readonly resource: string;
-  readonly agent_id: string;
-  /** The signing parent, when a parent asked for a sub-agent. */
-  readonly parent_agent_id?: string;
-  /** Thumbprint of `cnf_jwk`. */
-  readonly agent_jkt: string;
-  readonly cnf_jwk: PublicJwk;
-  /** The issued token's latest `exp`: the agent token's (and the sub-agent token's). */
-  /** The agent token that signed the request, `(iss, jti)`: a revocation before the decision fails the request. */
-  readonly agent_token: { readonly iss: string; readonly jti: string };
-  readonly not_after: number;
   /** The mission the request named, checked again at the decision (AAuth §Person Token Endpoint; §8.18). */
   readonly mission_s256?: string;
-  readonly justification?: string;
-  readonly platform?: string;
-  readonly device?: string;
-  readonly login_hint?: string;
-  readonly prompt?: string;
 };
 
 export interface PersonTokenIssue {
@@ -184,8 +170,7 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
     // §Person Token Structure: never past the mission's `expires_at`.
     const notAfter = capAtMission(caller.notAfter, mission);
 
-    const requiresAuthorization = caller.agent.requires_authorization === 1 || caller.parent?.requires_authorization === 1;
-    if (caller.personId !== null && !requiresAuthorization && !promptForcesInteraction(options.prompt)) {
+    if (standingGrantMayAnswer(caller, options)) {
       const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'person_token' });
       if (grant && grant.person_id === caller.personId && (mission === undefined || mission.person_id === caller.personId)) {
         const personId = caller.personId;
@@ -206,27 +191,12 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
         return c.json({ person_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
       }
     }
-    if (options.prompt.includes('none')) throw userUnreachable();
-
     const request: PersonTokenPendingRequest = {
       resource,
-      agent_id: caller.agent.id,
-      ...(caller.parent === undefined ? {} : { parent_agent_id: caller.parent.id }),
-      agent_jkt: caller.agentJkt,
-      cnf_jwk: caller.cnfJwk,
-      agent_token: { iss: caller.signer.iss, jti: caller.signer.jti },
-      not_after: notAfter,
+      ...pendingAgentFields(caller, notAfter, options),
       ...(mission === undefined ? {} : { mission_s256: mission.s256 }),
-      ...optionsForPending(options),
     };
-    const created = await deferred.create({
-      kind: 'person_token',
-      agentId: caller.agent.id,
-      agentJkt: caller.signerJkt,
-      personId: caller.personId,
-      request,
-    });
-    return deferred.accepted(created, parsePreferWait(c.req.header('prefer')));
+    return askThePerson(c, deferred, { kind: 'person_token', caller, personId: caller.personId, options, request });
   });
   return app;
 }
