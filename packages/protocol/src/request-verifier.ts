@@ -38,6 +38,11 @@ export interface VerifiedAAuthRequest<K extends RequestTokenTyp> {
   readonly created: number;
   readonly components: readonly string[];
   readonly token: VerifiedToken<K>;
+  /**
+   * The token from `Signature-Key` as sent (compact JWT). A resource that calls onward for the person passes its auth
+   * token on as `upstream_token` (AAuth -11 §Call Chaining).
+   */
+  readonly jwt: string;
   readonly signatureBase: string;
 }
 
@@ -100,6 +105,7 @@ export async function verifyAAuthRequest<K extends RequestTokenTyp>(
         created: parsed.params.created ?? 0,
         components: parsed.components.map((c) => c.name),
         token,
+        jwt: member.jwt,
         signatureBase,
       },
     };

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { b64Decode, b64Encode, b64urlDecode, b64urlEncode, fromUtf8, utf8 } from '../src/base64url.js';
+import { b64Decode, b64Encode, b64urlDecode, b64urlDecodeText, b64urlEncode, fromUtf8, utf8 } from '../src/base64url.js';
 import { AAuthError } from '../src/errors.js';
 
 describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
@@ -45,5 +45,43 @@ describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
   it('decodes UTF-8 strictly', () => {
     expect(fromUtf8(utf8('héllo'))).toBe('héllo');
     expect(() => fromUtf8(new Uint8Array([0xff, 0xfe]))).toThrow(AAuthError);
+  });
+
+  describe('b64urlDecodeText (JWS header and payload text)', () => {
+    it('equals the byte path + strict UTF-8 for any text, ASCII or not', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 120 }), (text) => {
+          const enc = b64urlEncode(utf8(text));
+          expect(b64urlDecodeText(enc)).toBe(fromUtf8(b64urlDecode(enc)));
+        }),
+      );
+      expect(b64urlDecodeText(b64urlEncode(utf8('{"name":"Zoë ✓"}')))).toBe('{"name":"Zoë ✓"}');
+    });
+
+    it('is as strict as b64urlDecode: padding, whitespace, standard alphabet, lengths, trailing bits', () => {
+      // atob alone would accept every one of these (forgiving-base64).
+      for (const bad of ['AA==', 'A A', 'ab+/', 'abcde', 'ab\n', 'é', 'AAA\u00e9', 'AA!A', ' QUJD', 'QUJD\t', 'AB', 'AAB']) {
+        expect(() => b64urlDecodeText(bad), JSON.stringify(bad)).toThrow(AAuthError);
+      }
+    });
+
+    it('refuses bytes that are not UTF-8 (0xff 0xfe) instead of reading them as Latin-1', () => {
+      expect(() => b64urlDecodeText(b64urlEncode(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])))).toThrow(AAuthError);
+    });
+
+    it('given arbitrary strings, agrees with the byte path or throws only AAuthError', () => {
+      fc.assert(
+        fc.property(fc.string({ maxLength: 64 }), (s) => {
+          let expected: string | undefined;
+          try {
+            expected = fromUtf8(b64urlDecode(s));
+          } catch {
+            expected = undefined;
+          }
+          if (expected === undefined) expect(() => b64urlDecodeText(s)).toThrow(AAuthError);
+          else expect(b64urlDecodeText(s)).toBe(expected);
+        }),
+      );
+    });
   });
 });

@@ -4,7 +4,7 @@
  * Every malformed input is `invalid_jwt`.
  */
 import { AAuthError } from '../errors.js';
-import { b64urlDecode, b64urlEncode, fromUtf8, utf8 } from '../base64url.js';
+import { b64urlDecode, b64urlDecodeText, b64urlEncode, utf8 } from '../base64url.js';
 import { isSupportedAlgorithm } from '../crypto/algorithms.js';
 import { isJsonObject } from '../crypto/jwk.js';
 import type { JwsAlgorithm, Signer, VerifyKey } from '../crypto/types.js';
@@ -41,7 +41,7 @@ function invalidJwt(detail: string, cause?: unknown): AAuthError {
 function decodeJsonObject(part: string, what: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(fromUtf8(b64urlDecode(part)));
+    value = JSON.parse(b64urlDecodeText(part));
   } catch (cause) {
     throw invalidJwt(`${what} is not base64url JSON`, cause);
   }
