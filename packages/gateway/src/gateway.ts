@@ -3,7 +3,7 @@
  *
  * Per request: the resource's own documents (`/.well-known/aauth-resource.json`, its JWKS) are served; otherwise
  * the route is matched (host + path prefix), the body read (bounded: 413 above `maxBodyBytes`), and the request
- * verified by the resource core (`verifyRequest`) against the route's policy for this method and path. A refusal
+ * verified by the resource core (`verifyMessage`, the raw-message form of `verifyRequest`) against the route's policy for this method and path. A refusal
  * is sent exactly as the core built it (challenge, 401 + `Signature-Error`, 403). A grant is forwarded upstream
  * with the identity headers (see `identity-headers.ts`, `proxy.ts`). With `extAuthz`, paths under its prefix are
  * Envoy check requests (see `ext-authz.ts`).
@@ -22,7 +22,7 @@ import {
   type ReplayCache,
   type Signer,
 } from '@tessera/protocol';
-import { createNodeEgressFetch } from '@tessera/protocol/node';
+import { createNodeEgressFetch, importNodeVerifyKey } from '@tessera/protocol/node';
 import { createResource, RESOURCE_METADATA_PATH, type Resource } from '@tessera/resource';
 import { sendFetchResponse } from '@tessera/resource/node';
 import type { GatewayConfig } from './config.js';
@@ -75,10 +75,11 @@ async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array |
   return chunks.length === 1 ? (chunks[0]) : Buffer.concat(chunks, length);
 }
 
-function headersFromRaw(raw: readonly string[]): Headers {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
-  return headers;
+/** Node's `rawHeaders` as field lines, in order, duplicates kept (the verifier combines them per RFC 9421 §2.1). */
+function rawHeaderLines(raw: readonly string[]): [string, string][] {
+  const lines: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) lines.push([raw[i] as string, raw[i + 1] as string]);
+  return lines;
 }
 
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -97,7 +98,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     issuer: config.issuer,
     resolveKey,
     now,
-    keyCache: new VerifyKeyCache(),
+    keyCache: new VerifyKeyCache({ importKey: importNodeVerifyKey }),
     maxBodyBytes: config.maxBodyBytes,
     ...(signer === undefined ? {} : { signer }),
     ...(tokenCache === false ? {} : { tokenCache }),
@@ -157,8 +158,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       sendProblem(res, 413, 'invalid_request', 'request body too large', { connection: 'close' });
       return;
     }
-    const request = new Request(url, { method, headers: headersFromRaw(req.rawHeaders), ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> }) });
-    const result = await resource.verifyRequest(request, policy);
+    // The message as received — raw field lines and the body bytes — with no fetch Request to build and read back.
+    const result = await resource.verifyMessage({ method, url, headers: rawHeaderLines(req.rawHeaders), ...(body === undefined ? {} : { body }) }, policy);
     if (!result.ok) {
       await sendFetchResponse(res, result.response);
       return;

@@ -14,7 +14,6 @@
  * timeout (or no connection within it) → 504 `gateway_timeout`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 import { isIdentityHeader } from './identity-headers.js';
 
@@ -188,6 +187,13 @@ export async function forward(upstreams: Upstreams, request: ForwardRequest, req
     res.end();
     return;
   }
-  // Each chunk is written as it arrives: no buffering between the upstream and the client.
-  pipeline(response.body, res, () => undefined);
+  // Each chunk is written as it arrives: no buffering between the upstream and the client. `pipe` rather than
+  // `stream.pipeline`, which builds an AbortController per call and aborts it (a DOMException with a stack trace)
+  // when the response ends: measurable at gateway rates. Errors and early closes are handled here instead.
+  const upstreamBody = response.body;
+  upstreamBody.on('error', () => res.destroy());
+  res.once('close', () => {
+    if (!upstreamBody.readableEnded) upstreamBody.destroy();
+  });
+  upstreamBody.pipe(res);
 }

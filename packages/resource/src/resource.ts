@@ -6,14 +6,14 @@
  * Capabilities are injected (AAuth layering: the clock, key resolution, signer, caches and stores); nothing here
  * keeps module-level state.
  */
-import { AAuthError, type AccessMode, type JwkSet, type ResourceMetadata } from '@tessera/protocol';
+import { AAuthError, type AccessMode, type HttpRequestMessage, type JwkSet, type ResourceMetadata } from '@tessera/protocol';
 import { handleAuthorizationRequest, type AuthorizationEndpointOptions } from './authorization-endpoint.js';
 import { createDeferredAuthToken, type DeferredAuthToken, type DeferredAuthTokenOptions } from './deferred-auth-token.js';
 import { DEFAULT_JWKS_PATH, jwksResponse, metadataResponse, resolveUrl, resourceJwks, resourceMetadata, RESOURCE_METADATA_PATH } from './metadata.js';
 import { definePolicy, type RoutePolicy } from './policy.js';
 import { issueResourceToken, resourceTokenContext, type IssuedResourceToken, type IssueResourceTokenInput } from './resource-token.js';
 import { issueSessionToken, lookupSessionToken, revokeSessionToken, type IssuedSessionToken, type IssueSessionTokenInput, type SessionLookup } from './session-token.js';
-import { verifyRequest, type ResourceContext, type VerifyRequestResult } from './verify-request.js';
+import { verifyMessage, verifyRequest, type ResourceContext, type VerifyRequestResult } from './verify-request.js';
 
 export interface CreateResourceOptions extends ResourceContext {
   /** Metadata: `access_mode` (advisory), display fields. */
@@ -38,6 +38,8 @@ export interface Resource {
   readonly context: ResourceContext;
   /** The core: verifies a fetch `Request` against a route policy (see `verifyRequest`). */
   verifyRequest(request: Request, policy: RoutePolicy): Promise<VerifyRequestResult>;
+  /** The same for a message already read (raw header lines and body bytes; see `verifyMessage`). */
+  verifyMessage(message: HttpRequestMessage, policy: RoutePolicy): Promise<VerifyRequestResult>;
   metadata(): ResourceMetadata;
   jwks(): JwkSet;
   /** The authorization endpoint handler (POST, person token). */
@@ -105,6 +107,7 @@ export function createResource(options: CreateResourceOptions): Resource {
     issuer,
     context,
     verifyRequest: (request, policy) => verifyRequest(request, definePolicy(policy), context),
+    verifyMessage: (message, policy) => verifyMessage(message, definePolicy(policy), context),
     metadata: () => metadata,
     jwks: () => jwks,
     authorize: (request) => handleAuthorizationRequest(request, context, authorizationOptions),

@@ -20,6 +20,8 @@
  */
 import {
   AAuthError,
+  headerLines,
+  headerValue,
   verifyAAuthRequest,
   type AAuthRequirement,
   type AgentTokenClaims,
@@ -177,8 +179,21 @@ export function requestHeaderLines(request: Request): HeaderLines {
 }
 
 /** True when the request carries none of the signature headers: the agent has not started AAuth yet. */
-function isUnsigned(request: Request): boolean {
-  return !request.headers.has('signature') && !request.headers.has('signature-input') && !request.headers.has('signature-key');
+function isUnsigned(headers: HttpRequestMessage['headers']): boolean {
+  // A scan of the field names, not a header map: the verifier builds its own, once, from the same lines.
+  const names: string[] = headers instanceof Headers ? [...headers.keys()] : isHeaderLines(headers) ? headers.map((line) => line[0]) : Object.keys(headers);
+  return !names.some((name) => SIGNATURE_FIELDS.has(name.toLowerCase()));
+}
+
+const isHeaderLines = (headers: HttpRequestMessage['headers']): headers is HeaderLines => Array.isArray(headers);
+
+const SIGNATURE_FIELDS: ReadonlySet<string> = new Set(['signature', 'signature-input', 'signature-key']);
+
+/** A fetch `Request` for a message (only for `onSessionRequired`, which takes one). */
+function toRequest(message: HttpRequestMessage, body: Uint8Array | undefined): Request {
+  const headers = new Headers();
+  for (const [name, values] of headerLines(message.headers)) for (const value of values) headers.append(name, value);
+  return new Request(message.url, { method: message.method, headers, ...(body === undefined ? {} : { body: body as Uint8Array<ArrayBuffer> }) });
 }
 
 function refuse(response: Response, body: Uint8Array | undefined, extra: Partial<Extract<VerifyRequestResult, { ok: false }>> = {}): VerifyRequestResult {
@@ -204,30 +219,54 @@ function trusted(list: readonly string[] | undefined, iss: string): boolean {
  * invalid policy, an auth-token route without a signer — do throw `invalid_argument`).
  */
 export async function verifyRequest(request: Request, policy: RoutePolicy, context: ResourceContext, internal: VerifyInternals = {}): Promise<VerifyRequestResult> {
-  const p = definePolicy(policy);
-  const accessServer = p.accessServer ?? context.accessServer;
-  const trustedPs = p.trustedPersonServers ?? context.trustedPersonServers;
-  const trustedAp = p.trustedAgentProviders ?? context.trustedAgentProviders;
+  checkPolicyContext(definePolicy(policy), context);
+  const read = await readBody(request, context.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  if ('tooLarge' in read) return refuse(problemResponse(413, 'invalid_request', 'request body too large'), undefined);
+  const message: HttpRequestMessage = { method: request.method, url: request.url, headers: requestHeaderLines(request), ...(read.body === undefined ? {} : { body: read.body }) };
+  return verifyMessage(message, policy, context, internal, request);
+}
+
+/** Configuration errors of a route: they throw (`invalid_argument`), they are not the caller's fault. */
+function checkPolicyContext(p: RoutePolicy, context: ResourceContext): void {
   if (p.mode === 'auth-token' && context.signer === undefined) {
     throw new AAuthError('invalid_argument', { detail: 'an auth-token route needs the resource signer to mint resource tokens' });
   }
   if (p.mode === 'session-token' && context.sessionStore === undefined) {
     throw new AAuthError('invalid_argument', { detail: 'a session-token route needs a session store' });
   }
+}
 
-  const read = await readBody(request, context.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  if ('tooLarge' in read) return refuse(problemResponse(413, 'invalid_request', 'request body too large'), undefined);
-  const body = read.body;
-
-  if (isUnsigned(request)) {
+/**
+ * `verifyRequest` for a request already read: the method, the absolute URL, the header field lines as received
+ * (duplicates are combined per RFC 9421 §2.1 by the verifier) and the body bytes. For servers that hold the raw
+ * message (the gateway reads `rawHeaders` and the body itself): no fetch `Request`, no body stream to read back.
+ * A body longer than the context's `maxBodyBytes` is refused (413). `original` is handed to `onSessionRequired`
+ * when given (one is built from the message otherwise).
+ */
+export async function verifyMessage(
+  message: HttpRequestMessage,
+  policy: RoutePolicy,
+  context: ResourceContext,
+  internal: VerifyInternals = {},
+  original?: Request,
+): Promise<VerifyRequestResult> {
+  const p = definePolicy(policy);
+  const accessServer = p.accessServer ?? context.accessServer;
+  const trustedPs = p.trustedPersonServers ?? context.trustedPersonServers;
+  const trustedAp = p.trustedAgentProviders ?? context.trustedAgentProviders;
+  checkPolicyContext(p, context);
+  const body = message.body === undefined || message.body.length === 0 ? undefined : message.body;
+  if (body !== undefined && body.length > (context.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+    return refuse(problemResponse(413, 'invalid_request', 'request body too large'), undefined);
+  }
+  if (isUnsigned(message.headers)) {
     const needsPerson = p.mode === 'person-token' || p.mode === 'auth-token';
     return challenge({ requirement: needsPerson ? 'person-token' : 'agent-token' }, body);
   }
 
-  const message: HttpRequestMessage = { method: request.method, url: request.url, headers: requestHeaderLines(request), ...(body === undefined ? {} : { body }) };
   const additional = [...(context.additionalComponents ?? []), ...(p.additionalComponents ?? [])];
   const replayCache = p.replayCache === false ? undefined : (p.replayCache ?? context.replayCache);
-  const result = await verifyAAuthRequest(message, {
+  const result = await verifyAAuthRequest(body === message.body ? message : { ...message, body }, {
     accept: ACCEPTED_KINDS[p.mode],
     audience: context.issuer,
     resolveKey: context.resolveKey,
@@ -262,13 +301,13 @@ export async function verifyRequest(request: Request, policy: RoutePolicy, conte
       if (p.mode === 'agent-token') return granted({ agent, scopes: [], tokenId: claims.jti });
       // session-token (§8.51: `authorization` covered was checked by verifyAAuthRequest)
       const store = context.sessionStore as SessionStore;
-      const session = await lookupSessionToken(store, request.headers.get('authorization') ?? undefined, verified.jkt, context.now);
+      const session = await lookupSessionToken(store, headerValue(headerLines(message.headers), 'authorization'), verified.jkt, context.now);
       if (!session.ok) {
         if (session.reason === 'malformed') {
           return refuse(problemResponse(400, 'invalid_request', 'Authorization: AAuth must carry exactly one token68 session token'), body);
         }
         const response = context.onSessionRequired
-          ? await context.onSessionRequired({ reason: session.reason, request, agent, verified })
+          ? await context.onSessionRequired({ reason: session.reason, request: original ?? toRequest(message, body), agent, verified })
           : forbiddenResponse('invalid_request', `a session token is required (${session.reason})`);
         return refuse(response, body);
       }
