@@ -105,6 +105,7 @@ export function configSchema(mode: ServerMode) {
           psPort: port.default(4100),
           apPort: port.default(4101),
           resourcePort: port.default(4102),
+          asPort: port.default(4103),
         })
         .prefault({}),
       /** The admin API bearer token (prefer `TESSERA_ADMIN_TOKEN`); only its SHA-256 is stored. */
@@ -137,12 +138,31 @@ export function configSchema(mode: ServerMode) {
           timeoutMs: z.number().int().min(100).max(60_000).default(5000),
         })
         .prefault({}),
+      /**
+       * An Access Server on its own identifier and port (four-party access; AAuth -11 §Access Server Federation): the
+       * policy engine of the resources that name it. `acceptPersonServers` limits which PSes may call it; `resources`,
+       * when given, lists the resources it serves and the scopes it grants each (requested ∩ listed; an unlisted
+       * resource is denied); without it every requested scope is granted.
+       */
+      as: z
+        .strictObject({
+          issuer: serverIdentifier(mode),
+          name: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
+          acceptPersonServers: z.array(serverIdentifier(mode)).min(1, 'list at least one Person Server, or leave the key out').optional(),
+          resources: z
+            .record(serverIdentifier(mode), z.strictObject({ scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)')).max(200) }))
+            .optional(),
+        })
+        .optional(),
       /** Development only: the demo notes resource of `tessera dev`. */
       demoResource: z.strictObject({ issuer: serverIdentifier(mode) }).optional(),
     })
     .superRefine((config, ctx) => {
       if (config.ps.issuer === config.ap.issuer) {
         ctx.addIssue({ code: 'custom', path: ['ap', 'issuer'], message: 'must differ from ps.issuer (each role keeps its own identifier)' });
+      }
+      if (config.as !== undefined && (config.as.issuer === config.ps.issuer || config.as.issuer === config.ap.issuer)) {
+        ctx.addIssue({ code: 'custom', path: ['as', 'issuer'], message: 'must differ from ps.issuer and ap.issuer (each role keeps its own identifier)' });
       }
       if (config.adminToken !== undefined && config.adminTokenSha256 !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['adminTokenSha256'], message: 'give adminToken or adminTokenSha256, not both' });
@@ -179,6 +199,8 @@ export const ENVIRONMENT: readonly { readonly name: string; readonly path: reado
   { name: 'TESSERA_HOST', path: ['listen', 'host'], type: 'string' },
   { name: 'TESSERA_PS_PORT', path: ['listen', 'psPort'], type: 'integer' },
   { name: 'TESSERA_AP_PORT', path: ['listen', 'apPort'], type: 'integer' },
+  { name: 'TESSERA_AS_ISSUER', path: ['as', 'issuer'], type: 'string' },
+  { name: 'TESSERA_AS_PORT', path: ['listen', 'asPort'], type: 'integer' },
   { name: 'TESSERA_ADMIN_TOKEN', path: ['adminToken'], type: 'string' },
   { name: 'TESSERA_ADMIN_TOKEN_SHA256', path: ['adminTokenSha256'], type: 'string' },
   { name: 'TESSERA_LOG_LEVEL', path: ['log', 'level'], type: 'string' },

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createApiToken, listApiTokens, revokeApiToken } from './auth/api-tokens.js';
 import { createPerson, findPersonByUsername, setPassword } from './auth/people.js';
 import type { ServerContext } from './context.js';
 import { DEMO_SCOPES } from './demo/demo-resource.js';
@@ -31,6 +32,8 @@ export interface StartDevOptions {
   readonly ports?: { readonly ps?: number; readonly ap?: number; readonly resource?: number };
   /** Where the banner goes (default: standard output). */
   readonly print?: (line: string) => void;
+  /** Print one JSON line (`DevBanner`) instead of the banner, for scripts and tests. */
+  readonly json?: boolean;
   /** Default `process.env` (reads `TESSERA_DEV_PASSWORD`, `TESSERA_LOG_LEVEL`, `TESSERA_RATE_LIMIT`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Default: pino to standard error (so the banner on standard output stays readable). */
@@ -45,8 +48,26 @@ export interface DevServer {
   readonly username: string;
   readonly password: string;
   readonly adminToken: string;
+  /** A personal API token of the development person, for `tessera approvals` and `tessera grants` (approver API). */
+  readonly approverToken: string;
   close(): Promise<void>;
 }
+
+/** What `tessera dev --json` prints, one line. */
+export interface DevBanner {
+  readonly ps: string;
+  readonly ap: string;
+  readonly resource: string;
+  readonly username: string;
+  /** Absent when it came from `TESSERA_DEV_PASSWORD`. */
+  readonly password?: string;
+  readonly adminToken: string;
+  readonly approverToken: string;
+  readonly dataDir: string;
+}
+
+/** The name of the personal API token `tessera dev` makes at each start (the previous one is revoked). */
+export const DEV_APPROVER_TOKEN_NAME = 'tessera dev';
 
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -88,6 +109,7 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
   let running: RunningServer;
   let password: string;
   let adminToken: string;
+  let approverToken: string;
   let issuers: DevServer['issuers'];
   try {
     const ps = await bind(options.ports?.ps ?? DEV_PORTS.ps);
@@ -112,9 +134,12 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
     const server = await createServer(config, { log });
     try {
       password = env['TESSERA_DEV_PASSWORD'] ?? randomBytes(12).toString('base64url');
-      const existing = await findPersonByUsername(server.ctx, DEV_USERNAME);
-      if (existing === undefined) await createPerson(server.ctx, { username: DEV_USERNAME, password, displayName: 'Alice' });
-      else await setPassword(server.ctx, existing.id, password);
+      let person = await findPersonByUsername(server.ctx, DEV_USERNAME);
+      if (person === undefined) person = await createPerson(server.ctx, { username: DEV_USERNAME, password, displayName: 'Alice' });
+      else await setPassword(server.ctx, person.id, password);
+      // A fresh approver token at each start, shown like the password; the previous run's is revoked.
+      for (const old of await listApiTokens(server.ctx, person.id)) if (old.name === DEV_APPROVER_TOKEN_NAME) await revokeApiToken(server.ctx, person.id, old.id);
+      approverToken = (await createApiToken(server.ctx, person.id, DEV_APPROVER_TOKEN_NAME)).token;
       await registerDemoResource(server.ctx, issuers.resource);
     } catch (error) {
       await server.close();
@@ -127,7 +152,13 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
     throw error;
   }
 
-  for (const line of banner({ issuers, dataDir, password, adminToken, fromEnv: env['TESSERA_DEV_PASSWORD'] !== undefined })) print(line);
+  const fromEnv = env['TESSERA_DEV_PASSWORD'] !== undefined;
+  if (options.json === true) {
+    const line: DevBanner = { ...issuers, username: DEV_USERNAME, ...(fromEnv ? {} : { password }), adminToken, approverToken, dataDir };
+    print(JSON.stringify(line));
+  } else {
+    for (const line of banner({ issuers, dataDir, password, adminToken, approverToken, fromEnv })) print(line);
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -137,6 +168,7 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
     username: DEV_USERNAME,
     password,
     adminToken,
+    approverToken,
     close() {
       closing ??= (async () => {
         await running.close();
@@ -147,7 +179,7 @@ export async function startDev(options: StartDevOptions = {}): Promise<DevServer
   };
 }
 
-function banner(info: { issuers: DevServer['issuers']; dataDir: string; password: string; adminToken: string; fromEnv: boolean }): string[] {
+function banner(info: { issuers: DevServer['issuers']; dataDir: string; password: string; adminToken: string; approverToken: string; fromEnv: boolean }): string[] {
   const { issuers } = info;
   return [
     'Tessera is running in development mode (http://localhost identifiers and loopback fetches are allowed).',
@@ -158,12 +190,14 @@ function banner(info: { issuers: DevServer['issuers']; dataDir: string; password
     '',
     `  Sign in:         ${issuers.ps}/login   as ${DEV_USERNAME} / ${info.fromEnv ? '(TESSERA_DEV_PASSWORD)' : info.password}`,
     `  Admin API token: ${info.adminToken}   (shown once; send as Authorization: Bearer …)`,
+    `  Approver token:  ${info.approverToken}   (${DEV_USERNAME}'s personal API token, for tessera approvals / grants)`,
     `  Data directory:  ${info.dataDir}`,
     '',
     'Next steps:',
     `  curl ${issuers.ps}/.well-known/aauth-person.json`,
     `  curl -i ${issuers.resource}/notes        # 401 AAuth-Requirement: requirement=agent-token`,
     `  curl -H 'Authorization: Bearer ${info.adminToken}' ${issuers.ps}/admin/agents`,
+    `  TESSERA_URL=${issuers.ps} TESSERA_TOKEN=${info.approverToken} npx tessera approvals list`,
     '',
     'Press Ctrl-C to stop.',
   ];

@@ -38,6 +38,7 @@ import type { TesseraConfig } from './config.js';
 import type { DeferredService } from './deferred/types.js';
 import type { ServerContext, ServerIdentity } from './context.js';
 import { createDeferred } from './deferred/deferred.js';
+import { createAccessServerApp, type AccessPolicy } from './as/as-app.js';
 import { createDemoResource } from './demo/demo-resource.js';
 import { createRateLimiter, rateLimit, type RateLimiter } from './http/rate-limit.js';
 import { errorResponse } from './http/signed-request.js';
@@ -72,10 +73,14 @@ export interface TesseraServer {
   readonly ap: Hono;
   /** The demo resource (development, when configured). */
   readonly resource?: Hono;
+  /** The Access Server (when the configuration has an `as` section). */
+  readonly as?: Hono;
   readonly ctx: ServerContext;
   readonly config: TesseraConfig;
   /** The deferred-request service (approvals can be driven through it in-process, e.g. by test harnesses). */
   readonly deferred: DeferredService;
+  /** First step of shutdown: wakes every long-poll (it answers at once) and refuses new ones. */
+  drain(): void;
   close(): Promise<void>;
 }
 
@@ -173,6 +178,18 @@ function apRouteGroup(path: string): string {
   return 'endpoints';
 }
 
+/**
+ * The Access Server policy of `as.resources`: a listed resource gets the requested scopes it lists, an unlisted one
+ * is denied (the configuration names what this AS serves).
+ */
+export function scopesPerResource(resources: Readonly<Record<string, { readonly scopes: readonly string[] }>>): AccessPolicy {
+  return (input) => {
+    const entry = resources[input.resource];
+    if (entry === undefined) return { deny: true, detail: 'this Access Server does not serve that resource' };
+    return { grant: input.requested.filter((s) => entry.scopes.includes(s)).join(' ') };
+  };
+}
+
 /** Builds a server from a checked configuration. The store is opened and migrated; keys are created if missing. */
 export async function createServer(config: TesseraConfig, options: CreateServerOptions = {}): Promise<TesseraServer> {
   const development = config.mode === 'development';
@@ -245,14 +262,31 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       resource.all('*', forwardTo(demo));
     }
 
+    // The Access Server (four-party access), on its own identifier; keys of role `as`, created on first use.
+    let as: Hono | undefined;
+    if (config.as !== undefined) {
+      const asApp = createAccessServerApp(ctx, undefined, {
+        issuer: config.as.issuer,
+        ...(config.as.name === undefined ? {} : { name: config.as.name }),
+        ...(config.as.acceptPersonServers === undefined ? {} : { acceptPersonServers: config.as.acceptPersonServers }),
+        ...(config.as.resources === undefined ? {} : { policy: scopesPerResource(config.as.resources) }),
+      });
+      as = edgeFor('as', apRouteGroup);
+      as.all('*', forwardTo(asApp));
+    }
+
     let closed: Promise<void> | undefined;
     const server: TesseraServer = {
       ps,
       ap,
       ...(resource === undefined ? {} : { resource }),
+      ...(as === undefined ? {} : { as }),
       ctx,
       config,
       deferred,
+      drain() {
+        deferred.close();
+      },
       close() {
         closed ??= (async () => {
           deferred.close();
@@ -423,6 +457,8 @@ export interface ListenPorts {
   readonly ps: number;
   readonly ap: number;
   readonly resource?: number;
+  /** The Access Server's port, when the server has one (`as` in the configuration). */
+  readonly as?: number;
   /** Addresses to listen on; default the configuration's `listen.host`. */
   readonly addresses?: readonly string[];
 }
@@ -430,8 +466,8 @@ export interface ListenPorts {
 export interface RunningServer {
   readonly server: TesseraServer;
   /** Where each host is reachable on this machine (`http://ADDRESS:PORT`). */
-  readonly urls: { readonly ps: string; readonly ap: string; readonly resource?: string };
-  readonly ports: { readonly ps: number; readonly ap: number; readonly resource?: number };
+  readonly urls: { readonly ps: string; readonly ap: string; readonly resource?: string; readonly as?: string };
+  readonly ports: { readonly ps: number; readonly ap: number; readonly resource?: number; readonly as?: number };
   /** Graceful shutdown: stop accepting, wake long-polls, wait up to 10 s for in-flight requests, close the store. */
   close(): Promise<void>;
 }
@@ -439,25 +475,31 @@ export interface RunningServer {
 const urlOf = (address: string, port: number): string => `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
 
 /** Serves `bound` ports with `server`'s apps and returns the running server (shutdown closes ports, then the server). */
-export function attach(server: TesseraServer, bound: { readonly ps: BoundPort; readonly ap: BoundPort; readonly resource?: BoundPort }): RunningServer {
-  bound.ps.setHandler((request, env) => server.ps.fetch(request, env));
-  bound.ap.setHandler((request, env) => server.ap.fetch(request, env));
-  const resourceApp = server.resource;
-  if (bound.resource !== undefined && resourceApp !== undefined) bound.resource.setHandler((request, env) => resourceApp.fetch(request, env));
-  const ports = bound.resource === undefined ? [bound.ps, bound.ap] : [bound.ps, bound.ap, bound.resource];
+export function attach(
+  server: TesseraServer,
+  bound: { readonly ps: BoundPort; readonly ap: BoundPort; readonly resource?: BoundPort; readonly as?: BoundPort },
+): RunningServer {
+  const hosts = (['ps', 'ap', 'resource', 'as'] as const).flatMap((name) => {
+    const port = bound[name];
+    const app = server[name];
+    if (port === undefined || app === undefined) return [];
+    port.setHandler((request, env) => app.fetch(request, env));
+    return [{ name, port }];
+  });
+  const ports = hosts.map((h) => h.port);
+  const urls = Object.fromEntries(hosts.map((h) => [h.name, urlOf(h.port.addresses[0]!, h.port.port)])) as unknown as RunningServer['urls'];
+  const numbers = Object.fromEntries(hosts.map((h) => [h.name, h.port.port])) as unknown as RunningServer['ports'];
   let closing: Promise<void> | undefined;
   return {
     server,
-    urls: {
-      ps: urlOf(bound.ps.addresses[0]!, bound.ps.port),
-      ap: urlOf(bound.ap.addresses[0]!, bound.ap.port),
-      ...(bound.resource === undefined ? {} : { resource: urlOf(bound.resource.addresses[0]!, bound.resource.port) }),
-    },
-    ports: { ps: bound.ps.port, ap: bound.ap.port, ...(bound.resource === undefined ? {} : { resource: bound.resource.port }) },
+    urls,
+    ports: numbers,
     close() {
       closing ??= (async () => {
         const stopping = Promise.all(ports.map((p) => p.close()));
-        // Long-polls end now (their waiters wake and answer), so in-flight requests can finish.
+        // Long-polls end now: their waiters wake and answer (and new ones are refused), so in-flight requests finish
+        // at once instead of holding the ports open for the whole grace period and then losing the store under them.
+        server.drain();
         server.ctx.log.info('shutting down: no new connections; waiting for in-flight requests');
         await stopping;
         await server.close();
@@ -482,7 +524,12 @@ export async function listen(server: TesseraServer, ports: ListenPorts): Promise
       resource = await bindPort(ports.resource, addresses);
       bound.push(resource);
     }
-    return attach(server, { ps, ap, ...(resource === undefined ? {} : { resource }) });
+    let as: BoundPort | undefined;
+    if (server.as !== undefined) {
+      as = await bindPort(ports.as ?? server.config.listen.asPort, addresses);
+      bound.push(as);
+    }
+    return attach(server, { ps, ap, ...(resource === undefined ? {} : { resource }), ...(as === undefined ? {} : { as }) });
   } catch (error) {
     await Promise.all(bound.map((b) => b.close(0)));
     throw error;

@@ -42,7 +42,7 @@ for (const kind of STORE_KINDS) {
       const key = await newKey();
       const res = await send(f, 'POST', '/enrol', { local: 'assistant', name: 'Travel Assistant', ps: PS, description: 'Books trips' }, hwk(f, key.signer));
       expect(res.status).toBe(202);
-      expect(res.headers.get('location')).toMatch(new RegExp(`^${AP}/pending/[0-9a-f]+$`));
+      expect(res.headers.get('location')).toMatch(new RegExp(`^${AP}/pending/[A-Za-z0-9_-]{22}$`));
       expect(res.headers.get('aauth-requirement')).toContain('requirement=interaction');
       const pendingId = res.headers.get('location')!.split('/').pop()!;
 

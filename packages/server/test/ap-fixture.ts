@@ -35,6 +35,7 @@ import type { ApprovalDecision, CreatedPending, CreatePendingInput, DeferredServ
 import { ServerKeys } from '../src/keys/server-keys.js';
 import type { PendingRequest } from '../src/store/schema.js';
 import { toJson } from '../src/store/store.js';
+import { newPendingRow } from '../src/deferred/pending-row.js';
 import { testStore, type StoreKind, type TestStore } from './helpers.js';
 
 export const AP = 'https://ap.example';
@@ -61,28 +62,11 @@ export class FakeDeferred implements DeferredService {
   }
   create(input: CreatePendingInput): Promise<CreatedPending> {
     const now = Math.floor(this.#ctx.now());
-    const id = randomBytes(16).toString('hex');
-    const pending: PendingRequest = {
-      id,
-      kind: input.kind,
-      agent_id: input.agentId,
-      agent_jkt: input.agentJkt,
-      person_id: input.personId ?? null,
-      status: 'pending',
-      request: toJson(input.request),
-      result: null,
-      error: null,
-      code_hash: null,
-      code_failures: 0,
-      clarification_rounds: 0,
-      clarification: null,
-      callback: input.callback ?? null,
-      created_at: now,
-      updated_at: now,
-      expires_at: now + (input.ttlSeconds ?? 600),
-    };
+    const pending = newPendingRow(input, { now, ttlSeconds: input.ttlSeconds ?? 600, codeHash: null });
+    const id = pending.id;
     this.rows.set(id, pending);
-    const code = `C${id.slice(0, 3).toUpperCase()}-${id.slice(3, 7).toUpperCase()}`;
+    const hex = randomBytes(4).toString('hex').toUpperCase(); // Crockford-safe: 0-9 and A-F
+    const code = `C${hex.slice(0, 3)}-${hex.slice(3, 7)}`;
     this.codes.set(code, id);
     return Promise.resolve({ pending, code, interactionUrl: `${this.#ctx.ps.issuer}/interaction` });
   }

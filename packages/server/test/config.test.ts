@@ -38,10 +38,26 @@ describe('parseConfig', () => {
     const config = parseConfig(VALID, { mode: 'production' });
     expect(config.mode).toBe('production');
     expect(config.ap.name).toBe('Tessera Agent Provider');
-    expect(config.listen).toEqual({ host: '0.0.0.0', psPort: 4100, apPort: 4101, resourcePort: 4102 });
+    expect(config.listen).toEqual({ host: '0.0.0.0', psPort: 4100, apPort: 4101, resourcePort: 4102, asPort: 4103 });
+    expect(config.as).toBeUndefined();
     expect(config.rateLimit.enabled).toBe(true);
     expect(config.egress).toEqual({ allowPrivate: false, allowedHosts: [], timeoutMs: 5000 });
     expect(config.log.level).toBe('info');
+  });
+
+  it('an Access Server section: its own identifier, Person Servers it accepts, scopes per resource; mistakes named by key', () => {
+    const config = parseConfig(
+      { ...VALID, as: { issuer: 'https://as.example', acceptPersonServers: ['https://ps.example'], resources: { 'https://api.example': { scopes: ['notes.read'] } } } },
+      { mode: 'production' },
+    );
+    expect(config.as).toEqual({ issuer: 'https://as.example', acceptPersonServers: ['https://ps.example'], resources: { 'https://api.example': { scopes: ['notes.read'] } } });
+    const same = configError(() => parseConfig({ ...VALID, as: { issuer: 'https://ps.example' } }, { mode: 'production' }));
+    expect(same.message).toContain('as.issuer');
+    const http = configError(() => parseConfig({ ...VALID, as: { issuer: 'http://as.example' } }, { mode: 'production' }));
+    expect(http.message).toContain('as.issuer');
+    const scope = configError(() => parseConfig({ ...VALID, as: { issuer: 'https://as.example', resources: { 'https://api.example': { scopes: ['two words'] } } } }, { mode: 'production' }));
+    expect(scope.message).toContain('as.resources');
+    expect(parseConfig({ ...VALID, as: { issuer: 'https://as.example' } }, { mode: 'production', env: { TESSERA_AS_PORT: '9443' } }).listen.asPort).toBe(9443);
   });
 
   it('[§8.16] production refuses an http:// identifier, naming the key and the problem', () => {

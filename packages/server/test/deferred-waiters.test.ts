@@ -67,4 +67,13 @@ describe('pending ids', () => {
     expect(isPendingId('short')).toBe(false);
     expect(isPendingId('../../etc/passwd......')).toBe(false);
   });
+
+  it('never begin with "-", so `tessera approvals approve ID` cannot read one as an option', async () => {
+    // One draw in 64 begins with "-": 4,000 draws miss every such draw with probability (63/64)^4000 ≈ 5e-28.
+    const { randomBytes } = await import('node:crypto');
+    let leading = 0;
+    for (let i = 0; i < 4000; i++) if (randomBytes(16).toString('base64url').startsWith('-')) leading++;
+    expect(leading).toBeGreaterThan(0); // the raw encoding does produce them…
+    for (let i = 0; i < 4000; i++) expect(newPendingId().startsWith('-')).toBe(false); // …newPendingId never does
+  });
 });

@@ -218,7 +218,7 @@ for (const kind of STORE_KINDS) {
       for (const extra of [{ prompt: 'sometimes' }, { platform: 'toaster' }, { device: 'd'.repeat(65) }, { login_hint: '' }, { tenant: 3 }, { capabilities: [1] }]) {
         expect(await problem(await f.post('/token', { resource_token: rt, ...extra })), JSON.stringify(extra)).toMatchObject({ status: 400, error: 'invalid_request' });
       }
-      expect(await problem(await f.post('/token', { resource_token: rt, upstream_token: 'a.b.c' }))).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect(await problem(await f.post('/token', { resource_token: rt, upstream_token: 'a.b.c' }))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
     });
 
     it('refuses an untrusted or disabled resource with invalid_resource_token', async () => {

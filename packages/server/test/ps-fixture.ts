@@ -6,7 +6,6 @@
  *
  * The fake stands in for `deferred/deferred.ts` so these tests exercise only the PS's side of the contract.
  */
-import { randomBytes } from 'node:crypto';
 import {
   createSigner,
   decodeJws,
@@ -34,6 +33,7 @@ import { ServerKeys } from '../src/keys/server-keys.js';
 import { createPersonServerApp } from '../src/ps/ps-app.js';
 import type { PendingRequest } from '../src/store/schema.js';
 import { toJson } from '../src/store/store.js';
+import { newPendingRow } from '../src/deferred/pending-row.js';
 import { testStore, type StoreKind, type TestStore } from './helpers.js';
 
 export const PS = 'https://ps.example';
@@ -61,25 +61,7 @@ export class PsFakeDeferred implements DeferredService {
   }
   create(input: CreatePendingInput): Promise<CreatedPending> {
     const now = Math.floor(this.#ctx.now());
-    const pending: PendingRequest = {
-      id: randomBytes(16).toString('hex'),
-      kind: input.kind,
-      agent_id: input.agentId,
-      agent_jkt: input.agentJkt,
-      person_id: input.personId ?? null,
-      status: 'pending',
-      request: toJson(input.request),
-      result: null,
-      error: null,
-      code_hash: null,
-      code_failures: 0,
-      clarification_rounds: 0,
-      clarification: null,
-      callback: input.callback ?? null,
-      created_at: now,
-      updated_at: now,
-      expires_at: now + (input.ttlSeconds ?? 600),
-    };
+    const pending = newPendingRow(input, { now, ttlSeconds: input.ttlSeconds ?? 600, codeHash: null });
     this.rows.set(pending.id, pending);
     return Promise.resolve({ pending, code: 'ABCD-EFGH', interactionUrl: `${PS}/interaction` });
   }

@@ -27,7 +27,7 @@ for (const kind of STORE_KINDS) {
         mission_endpoint: `${PS}/mission`,
         permission_endpoint: `${PS}/permission`,
         audit_endpoint: `${PS}/audit`,
-        interaction_endpoint: `${PS}/interaction`,
+        interaction_endpoint: `${PS}/relay`,
         introspection_endpoint: `${PS}/introspect`,
         accept_signature_algs: ['Ed25519', 'ES256'],
         scopes_supported: ['openid', 'profile'],

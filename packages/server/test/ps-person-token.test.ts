@@ -298,8 +298,9 @@ for (const kind of STORE_KINDS) {
       expect(await problem(await f.post('/person-token', { resource: RS, subagent_token: shortLived }, { token: parentToken }))).toMatchObject({ status: 400, error: 'expired_agent_token' });
     });
 
-    it('upstream_token (call chaining) is refused as not supported', async () => {
-      expect(await problem(await f.post('/person-token', { resource: RS, upstream_token: 'eyJ.x.y' }))).toMatchObject({ status: 400, error: 'invalid_request' });
+    it('[§8.64] a malformed upstream_token is 400 (call chaining: see ps-call-chaining.test.ts)', async () => {
+      expect(await problem(await f.post('/person-token', { resource: RS, upstream_token: 'eyJ.x.y' }))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+      expect(await problem(await f.post('/person-token', { resource: RS, upstream_token: 42 }))).toMatchObject({ status: 400, error: 'invalid_request' });
     });
   });
 }

@@ -56,13 +56,29 @@ describe('startDev', () => {
     try {
       expect(first.password.length).toBeGreaterThanOrEqual(16);
       expect(lines.join('\n')).toContain(`as alice / ${first.password}`);
+      expect(lines.join('\n')).toContain(`TESSERA_TOKEN=${first.approverToken}`);
       expect((await verifyPassword(first.running.server.ctx, 'alice', first.password)).ok).toBe(true);
     } finally {
       await first.running.close(); // keep the directory
     }
-    const second = await startDev({ dataDir: first.dataDir, ports: { ps: 0, ap: 0, resource: 0 }, print: () => undefined, env: {}, log: pino({ level: 'silent' }) });
+    const printed: string[] = [];
+    const second = await startDev({ dataDir: first.dataDir, ports: { ps: 0, ap: 0, resource: 0 }, print: (l) => printed.push(l), json: true, env: {}, log: pino({ level: 'silent' }) });
     try {
       expect(second.password).not.toBe(first.password);
+      // --json: one line a script can read, with everything the banner shows.
+      expect(printed).toHaveLength(1);
+      expect(JSON.parse(printed[0]!)).toEqual({
+        ...second.issuers,
+        username: 'alice',
+        password: second.password,
+        adminToken: second.adminToken,
+        approverToken: second.approverToken,
+        dataDir: second.dataDir,
+      });
+      // The approver token works on the approver API; the previous run's was revoked.
+      const ps = second.issuers.ps;
+      expect((await fetch(`${ps}/api/pending`, { headers: { authorization: `Bearer ${second.approverToken}` } })).status).toBe(200);
+      expect((await fetch(`${ps}/api/pending`, { headers: { authorization: `Bearer ${first.approverToken}` } })).status).toBe(401);
       expect((await verifyPassword(second.running.server.ctx, 'alice', second.password)).ok).toBe(true);
       expect((await verifyPassword(second.running.server.ctx, 'alice', first.password)).ok).toBe(false);
     } finally {

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, type TesseraConfig } from '../src/config.js';
-import { bindPort, createServer, egressPolicy, listen, psRouteGroup, type RunningServer, type TesseraServer } from '../src/server.js';
+import { bindPort, createServer, egressPolicy, listen, psRouteGroup, scopesPerResource, type RunningServer, type TesseraServer } from '../src/server.js';
 import { fromJson } from '../src/store/store.js';
 import { PG_URL, STORE_KINDS, type StoreKind } from './helpers.js';
 
@@ -120,6 +120,29 @@ for (const kind of STORE_KINDS) {
       await running.close(); // idempotent
       expect(await refused(`${running.urls.ps}/.well-known/aauth-person.json`)).toBe(true);
       expect(await refused(`${running.urls.ap}/.well-known/aauth-agent.json`)).toBe(true);
+    });
+
+    it('with an `as` section, serves the Access Server on its own port and identifier (metadata, JWKS of role as)', async () => {
+      const server = await boot(await productionConfig(kind, { as: { issuer: 'https://as.example', name: 'Example AS', acceptPersonServers: ['https://ps.example'] } }));
+      const running = await listen(server, { ps: 0, ap: 0, as: 0, addresses: ['127.0.0.1'] });
+      try {
+        expect(new Set([running.ports.ps, running.ports.ap, running.ports.as]).size).toBe(3);
+        const meta = (await (await fetch(`${running.urls.as}/.well-known/aauth-access.json`)).json()) as Record<string, unknown>;
+        expect(meta).toMatchObject({ issuer: 'https://as.example', jwks_uri: 'https://as.example/jwks.json', auth_token_endpoint: 'https://as.example/token', name: 'Example AS' });
+        const jwks = (await (await fetch(`${running.urls.as}/jwks.json`)).json()) as { keys: { kid: string; d?: string }[] };
+        expect(jwks.keys[0]!.kid).toMatch(/^as-/);
+        expect(jwks.keys[0]!.d).toBeUndefined();
+        // An unsigned token request: 401 with Signature-Error, as every AAuth endpoint answers it.
+        const token = await fetch(`${running.urls.as}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(token.status).toBe(401);
+        expect(token.headers.get('signature-error')).toMatch(/^error=/);
+        // The PS host does not answer the AS's paths, nor the AS host the PS's.
+        expect((await fetch(`${running.urls.ps}/.well-known/aauth-access.json`)).status).toBe(404);
+        expect((await fetch(`${running.urls.as}/.well-known/aauth-person.json`)).status).toBe(404);
+      } finally {
+        await running.close();
+      }
+      expect(await refused(`${running.urls.as}/.well-known/aauth-access.json`)).toBe(true);
     });
 
     it('stores only the SHA-256 of the admin token, which then opens the admin API', async () => {
@@ -250,5 +273,17 @@ describe('bindPort: graceful shutdown', () => {
     expect(res.status).toBe(503);
     port.setHandler(() => new Response('ready'));
     expect(await (await fetch(`http://127.0.0.1:${port.port}/`)).text()).toBe('ready');
+  });
+});
+
+describe('scopesPerResource (the `as.resources` policy)', () => {
+  const input = (resource: string, requested: string[]) =>
+    ({ ps: 'https://ps.example', resource, sub: 's', requested, resourceToken: {}, agent: {} }) as unknown as Parameters<ReturnType<typeof scopesPerResource>>[0];
+  const policy = scopesPerResource({ 'https://api.example': { scopes: ['notes.read', 'notes.write'] } });
+  it('grants the requested scopes the resource lists, nothing more', () => {
+    expect(policy(input('https://api.example', ['notes.read', 'admin']))).toEqual({ grant: 'notes.read' });
+  });
+  it('denies a resource it does not list', () => {
+    expect(policy(input('https://other.example', ['notes.read']))).toMatchObject({ deny: true });
   });
 });

@@ -3,8 +3,12 @@
  * `tessera approvals` and `tessera grants` commands, a phone app): authenticated with a session cookie or a
  * personal API token (`requirePerson`, which also refuses cross-origin unsafe requests of cookie sessions).
  *
- * - `GET /pending`: the pending requests this person may decide, each with what the consent page would show;
- * - `POST /pending/:id/approve` `{always?: boolean}`, `POST /pending/:id/deny`;
+ * - `GET /pending`: the pending requests this person may decide, each with what the consent page would show, and
+ *   for a request an agent relayed through the interaction endpoint (kind `interaction`) its `relay`: type, `url`,
+ *   `code` and the `link` to open (`{url}?code={code}`), or the question;
+ * - `POST /pending/:id/approve` `{always?: boolean}`, `POST /pending/:id/deny`; approving a relayed interaction or
+ *   payment says the person took it up (the agent keeps polling the resource); a relayed question is answered with
+ *   `POST /pending/:id/answer` `{answer}` (its pending URL then answers `200 {answer}`), not approved;
  * - `GET /grants` (`?all=true` with revoked ones), `DELETE /grants/:id`;
  * - `GET /agents`: the agents bound to this person.
  *
@@ -18,6 +22,7 @@ import { requirePerson, type PersonVariables } from '../auth/person-auth.js';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
 import { errorResponse } from '../http/signed-request.js';
+import { answerQuestion, RELAY_KIND, relayView } from '../ps/interaction-endpoint.js';
 import { agentView, getAgent, listAgents } from '../registry/agents.js';
 import { describeIssues } from '../registry/validation.js';
 import { listGrants, revokeGrant } from '../store/grants.js';
@@ -29,6 +34,7 @@ type ApproverEnv = { Variables: PersonVariables };
 
 const OPEN_STATUSES: ReadonlySet<PendingRequest['status']> = new Set(['pending', 'interacting']);
 const approveBody = z.strictObject({ always: z.boolean().optional() });
+const answerBody = z.strictObject({ answer: z.string() });
 
 /** A standing grant as the approver API shows it. */
 export interface GrantView {
@@ -94,7 +100,21 @@ export function createApproverApp(ctx: ServerContext, deferred: Deferred): Hono<
       } catch (error) {
         ctx.log.warn({ err: error, pending: pending.id, kind: pending.kind }, 'cannot describe a pending request');
       }
-      out.push({ id: pending.id, kind: pending.kind, status: pending.status, agent_id: pending.agent_id, created_at: pending.created_at, expires_at: pending.expires_at, view });
+      let relay = null;
+      if (pending.kind === RELAY_KIND) {
+        const { type, url, code, link, question, description } = await relayView(ctx, pending);
+        relay = { type, url, code, link, question, description };
+      }
+      out.push({
+        id: pending.id,
+        kind: pending.kind,
+        status: pending.status,
+        agent_id: pending.agent_id,
+        created_at: pending.created_at,
+        expires_at: pending.expires_at,
+        view,
+        ...(relay === null ? {} : { relay }),
+      });
     }
     return c.json({ pending: out });
   });
@@ -114,6 +134,9 @@ export function createApproverApp(ctx: ServerContext, deferred: Deferred): Hono<
     const always = parsed.data.always ?? false;
     const found = await decidable(c, c.req.param('id'));
     if ('response' in found) return found.response;
+    if (found.pending.kind === RELAY_KIND && (await relayView(ctx, found.pending)).type === 'question') {
+      return apiProblem(c, 400, 'invalid_request', `a question is answered: POST /api/pending/${found.pending.id}/answer {"answer": "…"}`);
+    }
     if (always) {
       const view = await deferred.handler(found.pending.kind)?.describe(found.pending);
       if (view?.allowAlways !== true) return apiProblem(c, 400, 'invalid_request', 'always: approve always is not offered for this request');
@@ -121,6 +144,27 @@ export function createApproverApp(ctx: ServerContext, deferred: Deferred): Hono<
     try {
       const decided = await deferred.approve(found.pending.id, { personId: c.var.person.id, always });
       return c.json({ id: decided.id, status: decided.status, ...(decided.error === null ? {} : { error: decided.error }) });
+    } catch (error) {
+      if (isAAuthError(error)) return errorResponse(c, error);
+      throw error;
+    }
+  });
+
+  app.post('/pending/:id/answer', async (c) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(await c.req.text()) as unknown;
+    } catch {
+      return apiProblem(c, 400, 'invalid_request', 'the body is not valid JSON');
+    }
+    const parsed = answerBody.safeParse(body);
+    if (!parsed.success) return apiProblem(c, 400, 'invalid_request', describeIssues(parsed.error));
+    const found = await decidable(c, c.req.param('id'));
+    if ('response' in found) return found.response;
+    if (found.pending.kind !== RELAY_KIND) return apiProblem(c, 400, 'invalid_request', 'only a question relayed by an agent takes an answer');
+    try {
+      const decided = await answerQuestion(ctx, deferred, found.pending.id, c.var.person.id, parsed.data.answer);
+      return c.json({ id: decided.id, status: decided.status });
     } catch (error) {
       if (isAAuthError(error)) return errorResponse(c, error);
       throw error;

@@ -33,7 +33,8 @@ import type { ServerContext } from '../context.js';
 import { MAX_BODY_BYTES } from '../http/signed-request.js';
 import type { Database, PendingRequest } from '../store/schema.js';
 import { fromJson, toJson } from '../store/store.js';
-import { isPendingId, newPendingId } from './pending-id.js';
+import { isPendingId } from './pending-id.js';
+import { newPendingRow } from './pending-row.js';
 import { authenticateAgentPoll, type PollIdentity } from './poll-auth.js';
 import type { ApprovalDecision, CreatedPending, CreatePendingInput, DeferredService, PendingHandler, PendingKind, RefusalCode } from './types.js';
 import { PendingWaiters, type PendingWaitersOptions } from './waiters.js';
@@ -402,25 +403,7 @@ export function createDeferred(ctx: ServerContext, options: DeferredOptions = {}
       if (clash === undefined) break;
       code = generateInteractionCode(INTERACTION_CODE_SYMBOLS);
     }
-    const row: PendingRequest = {
-      id: newPendingId(),
-      kind: input.kind,
-      agent_id: input.agentId,
-      agent_jkt: input.agentJkt,
-      person_id: input.personId ?? null,
-      status: 'pending',
-      request: toJson(input.request),
-      result: null,
-      error: null,
-      code_hash: interactionCodeHash(code),
-      code_failures: 0,
-      clarification_rounds: 0,
-      clarification: null,
-      callback: input.callback ?? null,
-      created_at: now,
-      updated_at: now,
-      expires_at: now + ttl,
-    };
+    const row = newPendingRow(input, { now, ttlSeconds: ttl, codeHash: interactionCodeHash(code) });
     await store.transaction(async (trx) => {
       await trx.insertInto('pending_requests').values(row).execute();
       await store.audit(

@@ -8,8 +8,8 @@ import type { Context, Hono } from 'hono';
 import type { Transaction } from 'kysely';
 import type { Database, PendingRequest } from '../store/schema.js';
 
-/** Kinds of deferred request: person-token and auth-token consent, missions and permissions (PS), agent enrolment (AP). */
-export type PendingKind = 'person_token' | 'auth_token' | 'enrolment' | 'mission' | 'permission';
+/** Kinds of deferred request: person-token and auth-token consent, missions, permissions and interaction relays (PS), agent enrolment (AP). */
+export type PendingKind = 'person_token' | 'auth_token' | 'enrolment' | 'mission' | 'permission' | 'interaction';
 
 /** Terminal refusals and their polling errors (§Error Responses, polling table). */
 export type RefusalCode = 'denied' | 'abandoned' | 'expired';

@@ -25,9 +25,10 @@ import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { PS_PATHS } from './metadata.js';
 import { capAtMission, requireActiveMission } from './missions.js';
-import { missionOwner, mintedClaims, refuseUpstreamToken, type IssuedToken } from './person-token-endpoint.js';
+import { missionOwner, mintedClaims, type IssuedToken } from './person-token-endpoint.js';
 import { checkResourceToken } from './resource-token-check.js';
 import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
+import { chainedCaller, readUpstreamToken, upstreamPending, type UpstreamPending } from './upstream-token.js';
 
 /** Auth tokens live at most one hour (AAuth §Auth Token Structure: MUST NOT exceed 1 hour). */
 export const AUTH_TOKEN_TTL = 3600;
@@ -48,6 +49,8 @@ export type AuthTokenPendingRequest = PendingAgentFields & {
   readonly account?: string;
   /** Four-party: what the PS sends the Access Server once the person consents (tokens kept until the decision). */
   readonly federation?: FederationPending;
+  /** Call chaining: the upstream authorization the request stands on (§8.64). */
+  readonly upstream?: UpstreamPending;
 };
 
 /** The federated part of a pending `auth_token` request. */
@@ -159,9 +162,11 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
   app.post(PS_PATHS.authToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
     const body = parseJsonBody(c.var.body, c.req.header('content-type'));
     if (body['resource_token'] === undefined || body['resource_token'] === null) throw new AAuthError('invalid_request', { detail: 'resource_token is required' });
-    refuseUpstreamToken(body);
     const options = parseTokenRequestOptions(body);
-    const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    const admitted = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    // Call chaining (§8.64): the person is the upstream token's, and the auth token ends with it.
+    const upstream = await readUpstreamToken(ctx, body, admitted);
+    const caller = chainedCaller(admitted, upstream);
     const { claims, record, scopes: requested, accessServer } = await checkResourceToken(ctx, body['resource_token'], caller.agentJkt);
     if (accessServer !== undefined && federation === undefined) throw new AAuthError('invalid_resource_token', { detail: 'this Person Server does not federate with Access Servers' });
     const federated: FederationPending | undefined =
@@ -179,7 +184,9 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
     // The person token was issued to this agent, for this person (AAuth §Security: one person per agent).
     if (record.agent_id !== caller.agent.id) throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued to another agent' });
     if (caller.personId !== null && caller.personId !== record.person_id) {
-      throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued for another person than this agent is bound to' });
+      throw new AAuthError('invalid_resource_token', {
+        detail: upstream === undefined ? 'the person token it names was issued for another person than this agent is bound to' : "the person token it names was issued for another person than the upstream token's",
+      });
     }
     const scopes = approvableScopes(requested, caller.agent.allowed_scopes);
     // AAuth §Mission: a resource token naming a mission is acted on only while that mission is active (a terminated
@@ -187,7 +194,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
     const mission = claims.mission_s256 === undefined ? undefined : await requireActiveMission(ctx, claims.mission_s256, missionOwner(caller));
     const notAfter = capAtMission(Math.min(caller.notAfter, record.exp), mission);
     if (standingGrantMayAnswer(caller, options)) {
-      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'auth_token', scopes });
+      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, personId: caller.personId, resource, kind: 'auth_token', scopes });
       if (grant && grant.person_id === record.person_id) {
         const signer = await ctx.keys.signer('ps');
         if (federated !== undefined && federation !== undefined) {
@@ -229,6 +236,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
       ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
       ...(claims.account === undefined ? {} : { account: claims.account }),
       ...(federated === undefined ? {} : { federation: federated }),
+      ...(upstream === undefined ? {} : { upstream: upstreamPending(upstream) }),
     };
     return askThePerson(c, deferred, { kind: 'auth_token', caller, personId: record.person_id, options, request });
   });

@@ -9,19 +9,12 @@
  * `{active: true, iss, sub, aud, scope?, exp, jti, kind}`. Anything else is `{active: false}` (RFC 7662 §2.2: no
  * reason is given).
  */
-import {
-  AAuthError,
-  audienceIncludes,
-  importVerifyKey,
-  selectJwk,
-  verifyToken,
-  type KeyResolver,
-  type VerifyKey,
-} from '@tessera/protocol';
+import { AAuthError, audienceIncludes, verifyToken } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import { isRevoked } from './agent-admission.js';
 import { PS_PATHS } from './metadata.js';
+import { ownKeyResolver } from './own-key-resolver.js';
 import { authenticateCaller } from './revocation.js';
 import { parseJsonBody } from './token-request.js';
 
@@ -39,14 +32,6 @@ export type IntrospectionResult =
     };
 
 const INACTIVE: IntrospectionResult = Object.freeze({ active: false });
-
-/** Resolves this PS's own keys from its JWKS, without a fetch. */
-function ownKeyResolver(ctx: ServerContext): KeyResolver {
-  return async ({ iss, kid }): Promise<VerifyKey> => {
-    if (iss !== ctx.ps.issuer) throw new AAuthError('unknown_key', { detail: 'not a token of this Person Server' });
-    return importVerifyKey(selectJwk(await ctx.keys.jwks('ps'), kid));
-  };
-}
 
 /** Introspects `token` for `callerId` (the verified identity of the asking server). Never throws on bad input. */
 export async function introspect(ctx: ServerContext, token: string, callerId: string): Promise<IntrospectionResult> {

@@ -1,7 +1,8 @@
 /**
  * Person Server metadata, `/.well-known/aauth-person.json` (AAuth -11 §Person Server Metadata; digest §5), and its
  * JWKS. `issuer`, `jwks_uri`, `person_token_endpoint` and `auth_token_endpoint` are REQUIRED; the governance
- * endpoints (`mission_endpoint`, `permission_endpoint`, `audit_endpoint`) are OPTIONAL and served; every key in the JWKS
+ * endpoints (`mission_endpoint`, `permission_endpoint`, `audit_endpoint`) and the `interaction_endpoint` are OPTIONAL
+ * and served; every key in the JWKS
  * carries a fully specified `alg` (AAuth §JWKS Discovery and Caching).
  *
  * `introspection_endpoint` is a Tessera extension (named after RFC 8414's member, with RFC 7662-like answers): a
@@ -21,7 +22,12 @@ export const PS_PATHS = {
   mission: '/mission',
   permission: '/permission',
   audit: '/audit',
-  interaction: '/interaction',
+  /**
+   * The agent-facing interaction endpoint (`interaction_endpoint`, AAuth -11 §Interaction Endpoint). Not
+   * `/interaction`: that is the person-facing consent page (`GET /interaction?code=…`, ui/), whose page headers,
+   * CSRF checks and rate-limit group must not apply to signed agent requests.
+   */
+  interaction: '/relay',
   pending: '/pending',
 } as const;
 

@@ -19,6 +19,7 @@ const isFederatedToken = (value: unknown): value is FederatedToken =>
   typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)['auth_token'] === 'string';
 import { activeMission, capAtMission } from './missions.js';
 import { issuePersonToken, type PersonTokenPendingRequest } from './person-token-endpoint.js';
+import type { UpstreamPending } from './upstream-token.js';
 
 function readRequest<T>(pending: PendingRequest, required: readonly string[]): T {
   const request = fromJson<Record<string, unknown> | null>(pending.request, null);
@@ -86,7 +87,16 @@ async function stillAdmissible(ctx: ServerContext, request: { agent_token?: { is
   }
 }
 
-async function bindAll(ctx: ServerContext, request: { agent_id: string; parent_agent_id?: string }, personId: string, db: Executor): Promise<void> {
+/**
+ * Binds the agent (and its signing parent) to the approving person. A chained request (`upstream`, §8.64) binds
+ * nothing: the intermediary acts for whoever its upstream token names, and only that person may decide.
+ */
+async function bindAll(ctx: ServerContext, request: { agent_id: string; parent_agent_id?: string; upstream?: UpstreamPending }, personId: string, db: Executor): Promise<void> {
+  if (request.upstream !== undefined) {
+    if (request.upstream.person_id !== personId) throw new AAuthError('denied', { detail: 'this chained request is for another person' });
+    if (await isRevoked(db, request.upstream.iss, request.upstream.jti)) throw new AAuthError('denied', { detail: 'the upstream token has been revoked' });
+    return;
+  }
   if (request.parent_agent_id !== undefined) await bindAgent(ctx, request.parent_agent_id, personId, db);
   await bindAgent(ctx, request.agent_id, personId, db);
 }

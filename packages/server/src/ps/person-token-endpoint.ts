@@ -2,7 +2,8 @@
  * The person token endpoint, `POST /person-token` (AAuth -11 §Person Token Endpoint; digest §5, §8.18, §8.19, §8.41).
  *
  * Signed with an agent token (covering `content-digest` and `content-type`), body `{resource, mission_s256?,
- * subagent_token?, upstream_token?}` plus the shared OPTIONAL parameters. With a standing person-token grant for
+ * subagent_token?, upstream_token?}` plus the shared OPTIONAL parameters (`upstream_token`: call chaining, see
+ * `upstream-token.ts`). With a standing person-token grant for
  * (agent, resource), and an agent that does not require authorization each time, the person token is issued at
  * once (200 `{person_token, expires_in}`); otherwise the person is asked (202, deferred). The token names the
  * resource as `aud`, carries the directed `sub` and the request signer's key (or the sub-agent's) as `cnf`, no
@@ -21,6 +22,7 @@ import { directedSubject } from './directed-subject.js';
 import { PS_PATHS } from './metadata.js';
 import { appendMissionLog, capAtMission, readMissionS256, requireActiveMission } from './missions.js';
 import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
+import { chainedCaller, readUpstreamToken, upstreamPending, type UpstreamPending } from './upstream-token.js';
 
 /** Person tokens live at most one hour (AAuth §Person Token Structure: MUST NOT exceed 1 hour). */
 export const PERSON_TOKEN_TTL = 3600;
@@ -35,6 +37,8 @@ export type PersonTokenPendingRequest = PendingAgentFields & {
   readonly resource: string;
   /** The mission the request named, checked again at the decision (AAuth §Person Token Endpoint; §8.18). */
   readonly mission_s256?: string;
+  /** Call chaining: the upstream authorization the request stands on; only its person may decide (§8.64). */
+  readonly upstream?: UpstreamPending;
 };
 
 export interface PersonTokenIssue {
@@ -148,12 +152,6 @@ export function missionOwner(caller: Pick<CallingAgent, 'agent' | 'parent'>): st
   return caller.parent?.id ?? caller.agent.id;
 }
 
-/** Call chaining (`upstream_token`) is not implemented yet: refused rather than ignored. */
-export function refuseUpstreamToken(body: Record<string, unknown>): void {
-  if (body['upstream_token'] === undefined || body['upstream_token'] === null) return;
-  throw new AAuthError('invalid_request', { detail: 'upstream_token (call chaining) is not supported by this Person Server yet' });
-}
-
 export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }> {
   const app = new Hono<{ Variables: SignedRequestVariables<'aa-agent+jwt'> }>();
   app.post(PS_PATHS.personToken, signedRequest(ctx, ctx.ps.issuer, { accept: ['aa-agent+jwt'] }), async (c) => {
@@ -162,16 +160,18 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
     // `mission_s256`: malformed → 400 (§Person Token Endpoint); the mission must exist, be active and belong to this
     // agent (§8.18): 404 `mission_not_found` alike for unknown and foreign, 403 `mission_terminated` for inactive.
     const missionS256 = readMissionS256(body);
-    refuseUpstreamToken(body);
     const options = parseTokenRequestOptions(body);
-    const caller = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    const admitted = await admitCallingAgent(ctx, c.var.aauth, body['subagent_token']);
+    // Call chaining (§8.64): with `upstream_token` the person is the upstream token's, and the token ends with it.
+    const upstream = await readUpstreamToken(ctx, body, admitted);
+    const caller = chainedCaller(admitted, upstream);
     await admitResource(ctx, resource, 'invalid_request');
     const mission = missionS256 === undefined ? undefined : await requireActiveMission(ctx, missionS256, missionOwner(caller));
     // §Person Token Structure: never past the mission's `expires_at`.
     const notAfter = capAtMission(caller.notAfter, mission);
 
     if (standingGrantMayAnswer(caller, options)) {
-      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, resource, kind: 'person_token' });
+      const grant = await findStandingGrant(ctx.store.db, { agentId: caller.agent.id, personId: caller.personId, resource, kind: 'person_token' });
       if (grant && grant.person_id === caller.personId && (mission === undefined || mission.person_id === caller.personId)) {
         const personId = caller.personId;
         const signer = await ctx.keys.signer('ps');
@@ -195,6 +195,7 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
       resource,
       ...pendingAgentFields(caller, notAfter, options),
       ...(mission === undefined ? {} : { mission_s256: mission.s256 }),
+      ...(upstream === undefined ? {} : { upstream: upstreamPending(upstream) }),
     };
     return askThePerson(c, deferred, { kind: 'person_token', caller, personId: caller.personId, options, request });
   });

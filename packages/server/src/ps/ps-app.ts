@@ -1,8 +1,9 @@
 /**
  * The Person Server's own endpoints on its host (AAuth -11 §Person Server; digest §5): metadata and JWKS, the
  * person token and auth token endpoints, revocation, introspection, the governance endpoints (mission, permission,
- * audit), and the pending URLs of its deferred requests. Registers the PS's pending handlers (`person_token`,
- * `auth_token`, `mission`, `permission`) with the Deferred service.
+ * audit), the interaction endpoint (relay to the person), and the pending URLs of its deferred requests. Registers
+ * the PS's pending handlers (`person_token`, `auth_token`, `mission`, `permission`, `interaction`) with the Deferred
+ * service.
  *
  * Every error is an `AAuthError` answered by `errorResponse` (problem+json with `error`, §8.60; 401 + Signature-Error
  * for signature failures); anything else is a 500 `server_error`, logged without its details reaching the caller.
@@ -16,6 +17,7 @@ import { errorResponse } from '../http/signed-request.js';
 import { auditRoutes } from './audit-endpoint.js';
 import { authTokenRoutes } from './auth-token-endpoint.js';
 import { createFederation, type FederationOptions } from './federation.js';
+import { interactionRoutes, relayPendingHandler } from './interaction-endpoint.js';
 import { introspectionRoutes } from './introspection.js';
 import { metadataRoutes, PS_PATHS } from './metadata.js';
 import { missionPendingHandler, missionRoutes } from './mission-endpoint.js';
@@ -37,6 +39,7 @@ export function createPersonServerApp(ctx: ServerContext, deferred: DeferredServ
   deferred.register('person_token', personTokenPendingHandler(ctx));
   deferred.register('mission', missionPendingHandler(ctx));
   deferred.register('permission', permissionPendingHandler(ctx));
+  deferred.register('interaction', relayPendingHandler(ctx));
   deferred.register('auth_token', authTokenPendingHandler(ctx, federation));
 
   const app = new Hono();
@@ -48,6 +51,7 @@ export function createPersonServerApp(ctx: ServerContext, deferred: DeferredServ
   app.route('/', missionRoutes(ctx, deferred));
   app.route('/', permissionRoutes(ctx, deferred));
   app.route('/', auditRoutes(ctx));
+  app.route('/', interactionRoutes(ctx, deferred));
   app.route(PS_PATHS.pending, deferred.routes('ps'));
   app.onError((error, c) => {
     // §Mission Status Errors: 403 with `mission_status` and `termination_reason`.

@@ -30,13 +30,13 @@ export async function createGrant(db: Executor, grant: NewGrant, now: number): P
 
 /**
  * A live standing grant of `kind` for this agent and resource that covers every scope in `scopes` (person-token
- * grants carry no scopes).
+ * grants carry no scopes), given by `personId` when named — an intermediary in a call chain holds grants of several
+ * people.
  */
-export async function findStandingGrant(db: Executor, q: { agentId: string; resource: string; kind: GrantKind; scopes?: readonly string[] }): Promise<Grant | undefined> {
-  const rows = await db
-    .selectFrom('grants')
-    .selectAll()
-    .where('agent_id', '=', q.agentId)
+export async function findStandingGrant(db: Executor, q: { agentId: string; personId?: string; resource: string; kind: GrantKind; scopes?: readonly string[] }): Promise<Grant | undefined> {
+  let query = db.selectFrom('grants').selectAll().where('agent_id', '=', q.agentId);
+  if (q.personId !== undefined) query = query.where('person_id', '=', q.personId);
+  const rows = await query
     .where('resource', '=', q.resource)
     .where('kind', '=', q.kind)
     .where('revoked_at', 'is', null)

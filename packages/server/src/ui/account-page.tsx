@@ -1,6 +1,11 @@
-/** The person's account page: standing grants (revocable), agents bound to them, personal API tokens. */
+/**
+ * The person's account page: requests their agents relayed through the interaction endpoint (AAuth -11 §Interaction
+ * Endpoint: open the resource's link with its code, answer a question, or dismiss), standing grants (revocable),
+ * agents bound to them, personal API tokens.
+ */
 import { CSRF_FIELD } from '../auth/csrf.js';
 import type { ApiTokenInfo } from '../auth/api-tokens.js';
+import type { RelayView } from '../ps/interaction-endpoint.js';
 import type { Agent, Grant } from '../store/schema.js';
 import { fromJson } from '../store/store.js';
 import { Layout } from './layout.js';
@@ -12,6 +17,8 @@ export interface AccountPageProps {
   readonly grants: readonly Grant[];
   readonly agents: readonly Agent[];
   readonly tokens: readonly ApiTokenInfo[];
+  /** Open requests relayed by the person's agents, oldest first. */
+  readonly relays?: readonly RelayView[];
   /** A token just created: shown this once. */
   readonly newToken?: { readonly name: string; readonly token: string };
   readonly notice?: string;
@@ -42,6 +49,8 @@ export function AccountPage(props: AccountPageProps) {
           {props.error}
         </div>
       ) : null}
+
+      <RelaySection relays={props.relays ?? []} csrf={csrf} />
 
       <section aria-labelledby="grants-h">
         <h2 id="grants-h">Standing approvals</h2>
@@ -179,6 +188,75 @@ export function AccountPage(props: AccountPageProps) {
         </form>
       </section>
     </Layout>
+  );
+}
+
+const RELAY_TITLES: Readonly<Record<RelayView['type'], string>> = {
+  interaction: 'asks you to continue at',
+  payment: 'asks you to approve a payment at',
+  question: 'asks you a question',
+};
+
+/** Requests relayed by agents: who asks, where it leads (host, code, link), what the agent says (its own words). */
+function RelaySection(props: { readonly relays: readonly RelayView[]; readonly csrf: string }) {
+  return (
+    <section aria-labelledby="relays-h">
+      <h2 id="relays-h">Requests from your agents</h2>
+      <p class="small muted">Your agents ask you through this Person Server. Open a link only if you expect it; the code on the site must match.</p>
+      {props.relays.length === 0 ? (
+        <p class="empty">No open requests.</p>
+      ) : (
+        props.relays.map((r) => (
+          <div class="party" id={`relay-${r.id}`}>
+            <div>
+              <div class="label">
+                {r.agent.name} {RELAY_TITLES[r.type]}
+                {r.host === undefined ? '' : ' '}
+                {r.host === undefined ? null : <strong class="mono">{r.host}</strong>}
+              </div>
+              <div class="id mono">{r.agent.id}</div>
+              {r.type === 'question' && r.question !== undefined ? <div class="quote">{r.question}</div> : null}
+              {r.description !== undefined ? (
+                <p class="small">
+                  <span class="muted">The agent says: </span>
+                  <span class="quote">{r.description}</span>
+                </p>
+              ) : null}
+              {r.code !== undefined ? (
+                <p class="small">
+                  Code <span class="mono">{r.code}</span>
+                </p>
+              ) : null}
+              <p class="small muted">Until {formatTime(r.expires_at)}</p>
+              {r.type === 'question' ? (
+                <form class="inline" method="post" action="/account/relay/answer">
+                  <input type="hidden" name={CSRF_FIELD} value={props.csrf} />
+                  <input type="hidden" name="pending" value={r.id} />
+                  <div>
+                    <label for={`answer-${r.id}`}>Your answer</label>
+                    <input id={`answer-${r.id}`} name="answer" type="text" required maxlength={10000} />
+                  </div>
+                  <button class="btn primary" type="submit">
+                    Send answer
+                  </button>
+                </form>
+              ) : (
+                <a class="btn primary" href={`/account/relay/${r.id}`} rel="noopener noreferrer">
+                  Open {r.host ?? 'the link'}
+                </a>
+              )}
+              <form method="post" action="/account/relay/dismiss">
+                <input type="hidden" name={CSRF_FIELD} value={props.csrf} />
+                <input type="hidden" name="pending" value={r.id} />
+                <button class="btn link" type="submit" aria-label={`Dismiss the request of ${r.agent.name}`}>
+                  Dismiss
+                </button>
+              </form>
+            </div>
+          </div>
+        ))
+      )}
+    </section>
   );
 }
 

@@ -1,7 +1,10 @@
 /**
  * The Person Server's pages for people (PS host): sign-in (`/login`, `/logout`), the interaction page where a
  * person enters an agent's code and decides (`/interaction`, AAuth -11 §User Interaction, §Deferred Responses),
- * and the account page (`/account`: standing grants, bound agents, personal API tokens).
+ * and the account page (`/account`: requests relayed by the person's agents through the interaction endpoint,
+ * standing grants, bound agents, personal API tokens). A relayed interaction is followed through
+ * `GET /account/relay/:id` (recorded, then a redirect to `{url}?code={code}`), a relayed question answered with
+ * `POST /account/relay/answer`, and either dismissed with `POST /account/relay/dismiss`.
  *
  * Every response: strict security headers (CSP with the stylesheet's hash, `form-action 'self'`,
  * `frame-ancestors 'none'`, `base-uri 'none'`, no referrer, nosniff) and `Cache-Control: no-store`. Every POST:
@@ -19,6 +22,7 @@ import { normalizeUsername, verifyPassword } from '../auth/people.js';
 import { currentSession, requirePersonPage, safeRelativePath, type PersonPageVariables } from '../auth/person-auth.js';
 import { clearSessionCookie, cookieNames, createSession, destroySession, setSessionCookie, type Session } from '../auth/sessions.js';
 import type { Deferred } from '../deferred/types.js';
+import { answerQuestion, followRelay, listRelays, openRelay } from '../ps/interaction-endpoint.js';
 import { listGrants, revokeGrant } from '../store/grants.js';
 import type { Person, PendingRequest } from '../store/schema.js';
 import { renderAccountPage } from './account-page.js';
@@ -381,21 +385,74 @@ export function createInteractionApp(ctx: ServerContext, deferred: Deferred): Ho
   const NOTICES: Readonly<Record<string, string>> = {
     'grant-revoked': 'The standing approval was revoked.',
     'token-revoked': 'The token was revoked.',
+    'relay-answered': 'Your answer was sent to the agent.',
+    'relay-dismissed': 'The request was dismissed. The agent has been told.',
   };
 
   const accountPage = async (c: Context<Env>, extra: { newToken?: { name: string; token: string }; error?: string; notice?: string } = {}, status: 200 | 400 = 200) => {
     const person = c.var.person;
-    const [grants, agents, tokens] = await Promise.all([
+    const [grants, agents, tokens, relays] = await Promise.all([
       listGrants(ctx.store.db, person.id),
       ctx.store.db.selectFrom('agents').selectAll().where('person_id', '=', person.id).orderBy('created_at', 'desc').execute(),
       listApiTokens(ctx, person.id),
+      listRelays(ctx, person.id),
     ]);
-    return c.html(renderAccountPage({ serverName, signedIn: signedIn(person, c.var.session), username: person.username, grants, agents, tokens, ...extra }), status);
+    return c.html(renderAccountPage({ serverName, signedIn: signedIn(person, c.var.session), username: person.username, grants, agents, tokens, relays, ...extra }), status);
   };
 
   app.get('/account', requirePersonPage(ctx), (c) => {
     const notice = NOTICES[c.req.query('done') ?? ''];
     return accountPage(c, notice ? { notice } : {});
+  });
+
+  // ---- Requests relayed by agents (AAuth -11 §Interaction Endpoint) -------------------------------------------
+
+  /** The page for a relay that cannot be acted on (unknown or another person's, decided, expired). */
+  const relayProblem = (c: Context<Env>, error: unknown) => {
+    const who = { person: c.var.person, session: c.var.session };
+    const back = { href: '/account', label: 'Go to your account' };
+    if (isAAuthError(error, 'expired')) return message(c, 410, 'This request has expired', 'The agent stopped waiting. It can ask again.', { who, action: back });
+    if (isAAuthError(error, 'invalid_code')) return message(c, 410, 'Already answered', 'This request was already dealt with.', { who, tone: 'info', action: back });
+    if (isAAuthError(error, 'invalid_request')) return message(c, 404, 'Request not found', 'There is no such request from your agents.', { who, action: back });
+    // The relay's agent token was revoked meanwhile (relayPendingHandler.approve).
+    if (isAAuthError(error, 'denied')) return message(c, 403, 'Request withdrawn', 'The agent that asked can no longer act for you.', { who, action: back });
+    throw error;
+  };
+
+  // Following the link records that the person took the relay up, then sends them to the resource. A GET: the id is
+  // unguessable and known only to the person's agent and the person, and the only effect is ending the relay.
+  app.get('/account/relay/:id', requirePersonPage(ctx), async (c) => {
+    let link: string;
+    try {
+      link = await followRelay(ctx, deferred, c.req.param('id'), c.var.person.id);
+    } catch (error) {
+      return relayProblem(c, error);
+    }
+    return c.redirect(link, 303);
+  });
+
+  app.post('/account/relay/answer', requirePersonPage(ctx), async (c) => {
+    const form = await c.req.parseBody();
+    if (!csrfOk(form, c.var.session)) return csrfRefused(c);
+    try {
+      await answerQuestion(ctx, deferred, (formString(form, 'pending') ?? '').slice(0, 200), c.var.person.id, formString(form, 'answer') ?? '');
+    } catch (error) {
+      if (isAAuthError(error, 'invalid_request') && (formString(form, 'answer') ?? '').trim() === '') return accountPage(c, { error: 'Write an answer before sending it.' }, 400);
+      return relayProblem(c, error);
+    }
+    return c.redirect('/account?done=relay-answered', 303);
+  });
+
+  app.post('/account/relay/dismiss', requirePersonPage(ctx), async (c) => {
+    const form = await c.req.parseBody();
+    if (!csrfOk(form, c.var.session)) return csrfRefused(c);
+    try {
+      const { pending } = await openRelay(ctx, deferred, (formString(form, 'pending') ?? '').slice(0, 200), c.var.person.id);
+      await deferred.refuse(pending.id, 'denied', c.var.person.id);
+    } catch (error) {
+      return relayProblem(c, error);
+    }
+    return c.redirect('/account?done=relay-dismissed', 303);
   });
 
   app.post('/account/grants/revoke', requirePersonPage(ctx), async (c) => {
