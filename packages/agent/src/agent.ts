@@ -18,6 +18,19 @@ import {
 import { enrol, renewAgentToken, type AgentTokenGrant, type EnrolmentDetails } from './enrolment.js';
 import { AgentError } from './errors.js';
 import { keyThumbprint, toSigner } from './keys.js';
+import {
+  advertising,
+  completeMission as completeAtPs,
+  EndedMissions,
+  proposeMission as proposeAtPs,
+  updateMission as updateAtPs,
+  type Mission,
+  type MissionAgent,
+  type MissionCompletion,
+  type MissionProposal,
+  type MissionUpdate,
+} from './missions.js';
+import { createInteractionRelay } from './interaction-relay.js';
 import { PersonServerClient } from './person-server-client.js';
 import type { ClarificationRequest, InteractionRequest } from './polling.js';
 import { callResource, type Credential, type RequirementContext, type ResourceState } from './requirement-handler.js';
@@ -47,6 +60,17 @@ export interface AgentOptions {
   readonly now?: () => number;
   /** Called when a person must act: open `fullUrl` (or `url` and type `code`). Polling continues meanwhile. */
   readonly onInteraction?: (interaction: InteractionRequest) => void | Promise<void>;
+  /**
+   * Relay a resource's `requirement=interaction` to the person through the Person Server first (AAuth -11 §Relaying
+   * Through the Person Server; §8.50): the agent POSTs `{type: "interaction", url, code}` to the PS's
+   * `interaction_endpoint`, signed with its agent token. When the PS takes it (202), `onInteraction` is not called: the
+   * person is told by their PS. When it answers `424 interaction_unavailable`, or publishes no `interaction_endpoint`,
+   * `onInteraction` is called as usual. Either way the agent keeps polling the resource's pending URL, never the PS's.
+   * Default true, which relays whenever a PS is known (`personServer` or the agent token's `ps`); false: never relay.
+   */
+  readonly relayInteractions?: boolean;
+  /** Told when the Person Server took a relayed interaction (the person will see it there); the agent keeps polling. */
+  readonly onInteractionRelayed?: (interaction: InteractionRequest) => void | Promise<void>;
   /** Answers a clarification question from the PS or a resource. */
   readonly onClarification?: (question: ClarificationRequest) => Promise<string>;
   /** `Prefer: wait=N` (seconds) on polls; default 45; 0 = none. */
@@ -81,6 +105,96 @@ export interface Agent {
   personServer(): Promise<PersonServerClient>;
   /** The token cache (person, auth and session tokens); `exchanges` counts the token exchanges run. */
   readonly tokens: TokenCache;
+  /**
+   * Proposes a mission at the PS's `mission_endpoint` (AAuth -11 §Mission Creation) and resolves once the person
+   * approved it, verified: `s256` over the exact blob bytes (§8.54), the blob's required members, this agent, this PS
+   * (`invalid_mission`). Person tokens returned with it go into the mission's scope of `tokens`.
+   */
+  proposeMission(proposal: MissionProposal): Promise<Mission>;
+  /** Records a change in the work (§Mission Update): resolves to the digest of the accepted update. */
+  updateMission(s256: string, description: string): Promise<MissionUpdate>;
+  /** Proposes that the mission is finished (§Mission Completion); resolves once the person accepted. */
+  completeMission(s256: string, summary: string): Promise<MissionCompletion>;
+  /** This agent acting under `mission`: its `fetch` obtains and checks tokens carrying `mission_s256` (§6 F). */
+  withMission(mission: Mission): MissionAgent;
+  /**
+   * Call chaining (AAuth -11 §Call Chaining; digest §6-G; §8.64): this agent is a resource that was called with the
+   * auth token `upstreamToken` and must call further resources for the same person. The returned `fetch` asks the
+   * upstream token's Person Server (its `ps` claim) for person and auth tokens, naming `upstream_token`; those
+   * tokens are cached apart, per upstream token. An interaction the PS needs is handed to `onInteraction` (re-issue it
+   * as this resource's own 202 to its caller); it is never relayed through this agent's own PS.
+   */
+  onBehalfOf(upstreamToken: string): ChainedAgent;
+}
+
+/** The relay step, telling `onRelayed` when the PS took the interaction. */
+function relayTelling(
+  relay: (interaction: InteractionRequest) => Promise<boolean>,
+  onRelayed: ((interaction: InteractionRequest) => void | Promise<void>) | undefined,
+): (interaction: InteractionRequest) => Promise<boolean> {
+  if (onRelayed === undefined) return relay;
+  return async (interaction) => {
+    const relayed = await relay(interaction);
+    if (relayed) await onRelayed(interaction);
+    return relayed;
+  };
+}
+
+/**
+ * Where a first call to `resource` starts: with a live auth token for it from the cache (restored from an earlier run,
+ * as `tessera fetch` does), else a person token, else the agent token — so a second process presents the token it
+ * already holds instead of walking the challenges again.
+ */
+function stateFromCache(cache: TokenCache, resource: string): ResourceState {
+  const prefix = tokenKey.auth(resource, ''); // `auth\n{resource}\n`: every scope at this resource
+  let authKey: string | undefined;
+  let latest = -Infinity;
+  for (const [key, entry] of cache.snapshot()) {
+    const exp = entry.exp ?? Infinity;
+    if (key.startsWith(prefix) && exp > latest) [authKey, latest] = [key, exp];
+  }
+  if (authKey !== undefined) return { kind: 'auth', authKey };
+  if (cache.get(tokenKey.person(resource)) !== undefined) return { kind: 'person' };
+  return { kind: 'agent' };
+}
+
+/** What a chained call stands on: the upstream auth token's `ps`, `jti` and `exp`. */
+export interface UpstreamToken {
+  readonly ps: string;
+  readonly jti: string;
+  readonly exp: number;
+}
+
+/** This agent calling onward for the person of an upstream auth token. */
+export interface ChainedAgent {
+  readonly upstream: UpstreamToken;
+  /** The tokens obtained for this chain (a scope of the agent's cache). */
+  readonly tokens: TokenCache;
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+}
+
+/** The chain a token exchange belongs to. */
+interface Chain {
+  readonly upstreamToken: string;
+  readonly personServer: () => Promise<PersonServerClient>;
+}
+
+/** Reads `ps`, `jti` and `exp` of an upstream auth token (its PS verifies it; here it only routes the request). */
+function readUpstream(token: string): UpstreamToken {
+  let payload: Record<string, unknown>;
+  let typ: unknown;
+  try {
+    const decoded = decodeJws(token);
+    payload = decoded.payload;
+    typ = decoded.header.typ;
+  } catch (cause) {
+    throw new AgentError('invalid_upstream_token', { detail: 'the upstream token is not a JWT', cause });
+  }
+  const { ps, jti, exp } = payload;
+  if (typ !== 'aa-auth+jwt' || typeof ps !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') {
+    throw new AgentError('invalid_upstream_token', { detail: 'the upstream token is not an auth token with ps, jti and exp' });
+  }
+  return { ps, jti, exp };
 }
 
 const DEFAULT_PREFER_WAIT = 45;
@@ -198,10 +312,50 @@ export function createAgent(options: AgentOptions): Agent {
     return psClient;
   }
 
-  async function checkContext(): Promise<TokenCheckContext> {
-    const [{ jkt }, ps] = await Promise.all([identity(), personServer()]);
-    return { resolveKey, now, jkt, ps: ps.ps };
+  async function checkContext(missionS256?: string, psOf: () => Promise<PersonServerClient> = personServer): Promise<TokenCheckContext> {
+    const [{ jkt }, ps] = await Promise.all([identity(), psOf()]);
+    return { resolveKey, now, jkt, ps: ps.ps, ...(missionS256 === undefined ? {} : { missionS256 }) };
   }
+
+  /**
+   * Person and auth tokens from the PS, cached in `tokens` (single-flight) and checked. Under a mission the
+   * person-token request names `mission_s256` (digest §5) and every token must carry it (token-checks.ts).
+   */
+  function tokenExchanges(tokens: TokenCache, missionS256?: string, chain?: Chain): Pick<RequirementContext, 'personCredential' | 'authCredential'> {
+    const psOf = chain?.personServer ?? personServer;
+    const upstream = chain === undefined ? {} : { upstream_token: chain.upstreamToken };
+    return {
+      async personCredential(resource, { refresh }): Promise<Credential> {
+        const key = tokenKey.person(resource);
+        if (refresh) tokens.delete(key);
+        const entry = await tokens.getOrFetch(key, async () => {
+          const ps = await psOf();
+          const issued = await ps.requestPersonToken({ resource, ...(missionS256 === undefined ? {} : { mission_s256: missionS256 }), ...upstream });
+          await checkPersonToken(issued.token, resource, await checkContext(missionS256, psOf));
+          return { token: issued.token, exp: issued.exp };
+        });
+        const sub = stringOr(claimsOf(entry.token)['sub']);
+        return { kind: 'person', token: entry.token, cacheKey: key, ...(sub === undefined ? {} : { sub }) };
+      },
+      async authCredential(resource, resourceToken, presented) {
+        const checks = await checkContext(missionS256, psOf);
+        const claims = await checkResourceToken(resourceToken, resource, presented.kind === 'agent' ? undefined : presented.sub, checks);
+        const key = tokenKey.auth(resource, normalizeScope(claims.scope ?? claims.r3_uri ?? ''));
+        const entry = await tokens.getOrFetch(key, async () => {
+          const ps = await psOf();
+          const issued = await ps.requestAuthToken({ resource_token: resourceToken, ...(options.justification === undefined ? {} : { justification: options.justification }), ...upstream });
+          await checkAuthToken(issued.token, claims, checks);
+          return { token: issued.token, exp: issued.exp };
+        });
+        const sub = stringOr(claimsOf(entry.token)['sub']);
+        return { credential: { kind: 'auth', token: entry.token, cacheKey: key, ...(sub === undefined ? {} : { sub }) }, claims };
+      },
+    };
+  }
+
+  /** The relay step (AAuth §8.50), naming `missionS256` within a mission; none when `relayInteractions` is false. */
+  const relayFor = (missionS256?: string): Pick<RequirementContext, 'relayInteraction'> =>
+    options.relayInteractions === false ? {} : { relayInteraction: relayTelling(createInteractionRelay(personServer, missionS256), options.onInteractionRelayed) };
 
   const context: RequirementContext = {
     cache,
@@ -212,6 +366,7 @@ export function createAgent(options: AgentOptions): Agent {
     maxRounds: MAX_ROUNDS,
     ...(preferWait > 0 ? { preferWait } : {}),
     ...(options.onInteraction === undefined ? {} : { onInteraction: options.onInteraction }),
+    ...relayFor(),
     ...(options.onClarification === undefined ? {} : { onClarification: options.onClarification }),
     async send(request, token) {
       const { signer } = await identity();
@@ -224,41 +379,101 @@ export function createAgent(options: AgentOptions): Agent {
     async agentCredential(): Promise<Credential> {
       return { kind: 'agent', token: await agentToken() };
     },
-    async personCredential(resource, { refresh }): Promise<Credential> {
-      const key = tokenKey.person(resource);
-      if (refresh) cache.delete(key);
-      const entry = await cache.getOrFetch(key, async () => {
-        const ps = await personServer();
-        const issued = await ps.requestPersonToken({ resource });
-        await checkPersonToken(issued.token, resource, await checkContext());
-        return { token: issued.token, exp: issued.exp };
-      });
-      const sub = stringOr(claimsOf(entry.token)['sub']);
-      return { kind: 'person', token: entry.token, cacheKey: key, ...(sub === undefined ? {} : { sub }) };
-    },
-    async authCredential(resource, resourceToken, presented) {
-      const checks = await checkContext();
-      const claims = await checkResourceToken(resourceToken, resource, presented.kind === 'agent' ? undefined : presented.sub, checks);
-      const key = tokenKey.auth(resource, normalizeScope(claims.scope ?? claims.r3_uri ?? ''));
-      const entry = await cache.getOrFetch(key, async () => {
-        const ps = await personServer();
-        const issued = await ps.requestAuthToken({ resource_token: resourceToken, ...(options.justification === undefined ? {} : { justification: options.justification }) });
-        await checkAuthToken(issued.token, claims, checks);
-        return { token: issued.token, exp: issued.exp };
-      });
-      const sub = stringOr(claimsOf(entry.token)['sub']);
-      return { credential: { kind: 'auth', token: entry.token, cacheKey: key, ...(sub === undefined ? {} : { sub }) }, claims };
-    },
+    ...tokenExchanges(cache),
   };
+
+  // Missions (AAuth -11 §Mission; missions.ts). A mission's tokens live in its own scope of the cache.
+  const ended = new EndedMissions(cache);
+  const missionTokens = (s256: string): TokenCache => cache.scoped(tokenKey.mission(s256));
+
+  async function proposeMission(proposal: MissionProposal): Promise<Mission> {
+    const agent = stringOr(claimsOf(await agentToken())['sub']);
+    if (agent === undefined) throw new AgentError('no_agent_token', { detail: 'the agent token has no sub' });
+    const mission = await proposeAtPs(proposal, { client: await personServer(), agent, checks: await checkContext() });
+    const tokens = missionTokens(mission.s256);
+    for (const [resource, entry] of Object.entries(mission.personTokens)) tokens.set(tokenKey.person(resource), entry);
+    return mission;
+  }
+
+  const updateMission = (s256: string, description: string): Promise<MissionUpdate> =>
+    ended.run(s256, async () => updateAtPs(await personServer(), s256, description));
+
+  const completeMission = (s256: string, summary: string): Promise<MissionCompletion> =>
+    ended.run(s256, async () => {
+      const completion = await completeAtPs(await personServer(), s256, summary);
+      ended.record(s256, completion.terminationReason);
+      return completion;
+    });
+
+  function withMission(mission: Mission): MissionAgent {
+    const tokens = missionTokens(mission.s256);
+    const advertised = [...capabilities, ...mission.capabilities];
+    const scoped: RequirementContext = {
+      ...context,
+      cache: tokens,
+      ...tokenExchanges(tokens, mission.s256),
+      ...relayFor(mission.s256),
+      send: (request, token) => context.send(advertising(request, advertised), token),
+    };
+    const states = new Map<string, ResourceState>();
+    return {
+      mission,
+      tokens,
+      fetch: (input, init) =>
+        ended.run(mission.s256, async () => {
+          if ((await personServer()).ps !== mission.ps) throw new AgentError('invalid_mission', { detail: 'the mission was approved by another Person Server than this agent’s' });
+          const request = await requestParts(input, init);
+          const resource = new URL(request.url).origin;
+          const state = states.get(resource) ?? { kind: 'agent' };
+          states.set(resource, state);
+          return callResource(request, state, scoped);
+        }),
+      update: (description) => updateMission(mission.s256, description),
+      complete: (summary) => completeMission(mission.s256, summary),
+    };
+  }
+
+  // Call chaining (AAuth -11 §Call Chaining; §8.64): this agent is a resource calling onward for a person.
+  const chainedPs = new Map<string, PersonServerClient>();
+  function onBehalfOf(upstreamToken: string): ChainedAgent {
+    const upstream = readUpstream(upstreamToken);
+    // Route to the upstream token's PS, not this agent's own (an intermediary may have none).
+    const psOf = async (): Promise<PersonServerClient> => {
+      let client = chainedPs.get(upstream.ps);
+      if (client === undefined) {
+        const { signer } = await identity();
+        client = new PersonServerClient({ ps: upstream.ps, fetch, signer, agentToken, now, metadataCache, ...pollContext });
+        chainedPs.set(upstream.ps, client);
+      }
+      return client;
+    };
+    const tokens = cache.scoped(tokenKey.upstream(upstream.ps, upstream.jti));
+    const { relayInteraction: _ownRelay, ...withoutRelay } = context;
+    const scoped: RequirementContext = { ...withoutRelay, cache: tokens, ...tokenExchanges(tokens, undefined, { upstreamToken, personServer: psOf }) };
+    const states = new Map<string, ResourceState>();
+    return {
+      upstream,
+      tokens,
+      async fetch(input, init) {
+        if (upstream.exp <= now()) throw new AgentError('expired_upstream_token', { detail: 'the upstream token has expired: the call it came with is over' });
+        const request = await requestParts(input, init);
+        const resource = new URL(request.url).origin;
+        const state = states.get(resource) ?? { kind: 'agent' };
+        states.set(resource, state);
+        return callResource(request, state, scoped);
+      },
+    };
+  }
 
   return {
     tokens: cache,
+    onBehalfOf,
     async fetch(input, init) {
       const request = await requestParts(input, init);
       const resource = new URL(request.url).origin;
       let state = resources.get(resource);
       if (state === undefined) {
-        state = { kind: 'agent' };
+        state = stateFromCache(cache, resource);
         resources.set(resource, state);
       }
       return callResource(request, state, context);
@@ -277,6 +492,10 @@ export function createAgent(options: AgentOptions): Agent {
       return grant;
     },
     personServer,
+    proposeMission,
+    updateMission,
+    completeMission,
+    withMission,
   };
 }
 

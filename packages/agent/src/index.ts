@@ -7,14 +7,28 @@
  * ```
  *
  * Where to start: `createAgent` (agent.ts); the requirement state machine (requirement-handler.ts); the Person Server
- * client (person-server-client.ts); polling (polling.ts); the token cache (token-cache.ts); enrolment with an Agent
- * Provider (enrolment.ts); keys (keys.ts, key-files.ts); errors (errors.ts).
+ * client (person-server-client.ts); the interaction relay through the Person Server (interaction-relay.ts); missions
+ * (missions.ts); polling (polling.ts); the token cache (token-cache.ts);
+ * enrolment with an Agent Provider (enrolment.ts); keys (keys.ts, key-files.ts); errors (errors.ts).
  */
-export { createAgent, type Agent, type AgentOptions } from './agent.js';
-export { AgentError, isAgentError, readProblem, type AgentErrorCode, type AgentErrorOptions } from './errors.js';
+export { createAgent, type Agent, type AgentOptions, type ChainedAgent, type UpstreamToken } from './agent.js';
+export { AgentError, isAgentError, readProblem, type AgentErrorCode, type AgentErrorOptions, type Problem } from './errors.js';
 export { generateAgentKey, isSigner, keyThumbprint, toSigner, type AgentKey, type AgentKeyAlgorithm } from './keys.js';
 export { loadOrCreateKeyFile, readKeyFile, writeKeyFile } from './key-files.js';
 export { enrol, renewAgentToken, type AgentTokenGrant, type EnrolmentContext, type EnrolmentDetails } from './enrolment.js';
+export { createInteractionRelay, relayFirst, relayInteraction, type InteractionRelayRequest, type RelayOutcome } from './interaction-relay.js';
+export {
+  completeMission,
+  proposeMission,
+  readMissionApproval,
+  updateMission,
+  type Mission,
+  type MissionAgent,
+  type MissionCompletion,
+  type MissionContext,
+  type MissionProposal,
+  type MissionUpdate,
+} from './missions.js';
 export {
   PersonServerClient,
   type AuthTokenRequest,

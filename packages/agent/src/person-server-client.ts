@@ -2,7 +2,8 @@
  * The agent's Person Server client (AAuth -11 §Person Token Endpoint, §Person Server; digest §5, §6 C/D): discovery
  * of `{ps}/.well-known/aauth-person.json` with the issuer check (§8.13), person tokens (`POST person_token_endpoint
  * {resource}`) and auth tokens (`POST auth_token_endpoint {resource_token}`), each signed with the agent token and
- * covering `content-digest`/`content-type` (§8.1), with 202 → polling (§8.43, §8.44). The PS never receives
+ * covering `content-digest`/`content-type` (§8.1), with 202 → polling (§8.43, §8.44); and the signed POSTs to the
+ * `mission_endpoint` that `missions.ts` builds on (§Mission). The PS never receives
  * `AAuth-Capabilities` (§8.63): capabilities would go in the body, and this client builds every header itself.
  */
 import {
@@ -14,7 +15,7 @@ import {
   type PersonMetadata,
   type Signer,
 } from '@tessera/protocol';
-import { AgentError, errorFromResponse } from './errors.js';
+import { AgentError, errorFromResponse, type AgentErrorCode } from './errors.js';
 import { pollDeferred, type ClarificationRequest, type InteractionRequest } from './polling.js';
 import { jsonBody, sendSigned } from './signed-fetch.js';
 
@@ -93,6 +94,32 @@ export class PersonServerClient {
     }
   }
 
+  /** The PS's `mission_endpoint` (OPTIONAL metadata); `AgentError('no_mission_endpoint')` when it has none. */
+  async missionEndpoint(): Promise<string> {
+    const endpoint = (await this.metadata()).mission_endpoint;
+    if (endpoint === undefined) throw new AgentError('no_mission_endpoint', { detail: `${this.ps} publishes no mission_endpoint` });
+    return endpoint;
+  }
+
+  /**
+   * A signed JSON POST to one of the PS's endpoints with the agent token; a 202 is polled to its end (interaction and
+   * clarification through the handlers). Resolves to the JSON object of the final 200. Another first answer →
+   * `AgentError(failure)` (or `mission_terminated` / `mission_not_found`, see `errorFromResponse`).
+   */
+  async post(endpoint: string, payload: object, failure: AgentErrorCode): Promise<Record<string, unknown>> {
+    return this.#post(endpoint, payload, failure);
+  }
+
+  /**
+   * A signed JSON POST to one of the PS's endpoints with the agent token; the response as it comes, not polled (the
+   * interaction relay reads it itself and never follows the PS's Location: interaction-relay.ts, §8.50).
+   */
+  async send(endpoint: string, payload: object): Promise<Response> {
+    const o = this.#options;
+    const { body, headers } = jsonBody(payload);
+    return sendSigned({ fetch: o.fetch, signer: o.signer, now: o.now }, { method: 'POST', url: endpoint, headers, body }, await o.agentToken());
+  }
+
   /** `POST person_token_endpoint` → `{person_token, expires_in}` (after a 202 and polling when the person is asked). */
   async requestPersonToken(request: PersonTokenRequest): Promise<IssuedToken> {
     const metadata = await this.metadata();
@@ -121,7 +148,7 @@ export class PersonServerClient {
     return { token, exp, claims };
   }
 
-  async #post(endpoint: string, payload: object): Promise<Record<string, unknown>> {
+  async #post(endpoint: string, payload: object, failure: AgentErrorCode = 'token_request_failed'): Promise<Record<string, unknown>> {
     const o = this.#options;
     const ctx = { fetch: o.fetch, signer: o.signer, now: o.now };
     const { body, headers } = jsonBody(payload);
@@ -143,7 +170,7 @@ export class PersonServerClient {
     } else if (first.status === 200) {
       final = first;
     } else {
-      throw await errorFromResponse('token_request_failed', first, `${endpoint} answered ${first.status}`);
+      throw await errorFromResponse(failure, first, `${endpoint} answered ${first.status}`);
     }
     try {
       const json = (await final.json()) as unknown;
@@ -151,6 +178,6 @@ export class PersonServerClient {
     } catch {
       // fall through
     }
-    throw new AgentError('token_request_failed', { status: final.status, detail: `${endpoint} answered 200 without a JSON object` });
+    throw new AgentError(failure, { status: final.status, detail: `${endpoint} answered 200 without a JSON object` });
   }
 }

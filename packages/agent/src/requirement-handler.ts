@@ -8,7 +8,8 @@
  * - `auth-token` (401 or deferred 202, §8.27) → check the resource token, an auth token from the PS (cached per
  *   resource and scope, single-flight), check it (§8.39) → retry, or poll the 202's `Location` with it;
  * - `interaction` / `approval` / `clarification` (202) → poll the resource's pending URL (authoritative, §8.50),
- *   telling the person through `onInteraction`, answering through `onClarification`;
+ *   relaying an interaction through the Person Server first (`relayInteraction`, interaction-relay.ts) and telling
+ *   the person through `onInteraction` only when the PS does not take it (424), answering through `onClarification`;
  * - an unknown value → `AgentError('unknown_requirement')`, or keep polling when it came on a 202 with a pending URL
  *   (§8.28); unknown parameters are ignored by the parser.
  *
@@ -17,6 +18,7 @@
  */
 import { buildAAuthAuthorization, decodeJws, parseAAuthAccess, parseSignatureError, type ParsedAAuthRequirement, type ResourceTokenClaims } from '@tessera/protocol';
 import { AgentError, isAgentError } from './errors.js';
+import { relayFirst } from './interaction-relay.js';
 import { pollDeferred, requirementOf, type ClarificationRequest, type InteractionRequest } from './polling.js';
 import type { SignedRequest } from './signed-fetch.js';
 import { tokenKey, type TokenCache } from './token-cache.js';
@@ -44,6 +46,11 @@ export interface RequirementContext {
   readonly maxWaitMs: number;
   readonly preferWait?: number;
   readonly onInteraction?: (interaction: InteractionRequest) => void | Promise<void>;
+  /**
+   * Relays a resource's interaction to the person through the Person Server before `onInteraction` (§8.50): true when
+   * the PS took it, false when the agent must direct the person itself. The resource's pending URL is polled either way.
+   */
+  readonly relayInteraction?: (interaction: InteractionRequest) => Promise<boolean>;
   readonly onClarification?: (question: ClarificationRequest) => Promise<string>;
   readonly allowLoopbackHttp: boolean;
   /** Bound on requirement rounds per call. */
@@ -116,6 +123,7 @@ export async function callResource(request: SignedRequest, state: ResourceState,
   let retriedExpiredResourceToken = false;
   let lastRequirement: string | undefined;
   const send = (c: Credential, r: SignedRequest = request): Promise<Response> => ctx.send(withSession(r, resource, ctx.cache), c.token);
+  const onInteraction = relayFirst(ctx.relayInteraction, ctx.onInteraction);
   const poll = (first: Response, c: Credential, handBackAuth: boolean): Promise<Response> =>
     pollDeferred(first, request.url, {
       send: (r) => ctx.send(withSession(r, resource, ctx.cache), c.token),
@@ -126,7 +134,7 @@ export async function callResource(request: SignedRequest, state: ResourceState,
       allowLoopbackHttp: ctx.allowLoopbackHttp,
       handBack: (r: ParsedAAuthRequirement) => handBackAuth && (r.requirement === 'auth-token' || r.requirement === 'person-token' || r.requirement === 'agent-token'),
       ...(ctx.preferWait === undefined ? {} : { preferWait: ctx.preferWait }),
-      ...(ctx.onInteraction === undefined ? {} : { onInteraction: ctx.onInteraction }),
+      ...(onInteraction === undefined ? {} : { onInteraction }),
       ...(ctx.onClarification === undefined ? {} : { onClarification: ctx.onClarification }),
     });
 

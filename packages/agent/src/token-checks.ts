@@ -7,6 +7,10 @@
  * - Auth token (§4 "Auth token @PS(4p)/agent", §8.39): `iss` = the resource token's `aud`, `aud` = the resource,
  *   `cnf` = own key, `sub` = the resource token's `sub` (three-party), `scope` ⊆ the requested scope, signature.
  * - Person token (§6 C): `iss` = own PS, `aud` = the resource, `cnf` = own key, signature.
+ * - Under a mission (§6 F, §Mission Log): the person token carries `mission_s256` = the mission's `s256`, the resource
+ *   copies it into the resource token and the issuer into the auth token; each token is checked for exactly that
+ *   value. A token without it is mission stripping (§8.32 names it on the PS side), one that carries a mission the
+ *   agent did not ask under would attribute its calls to that mission: both are rejected.
  */
 import {
   audienceIncludes,
@@ -28,12 +32,22 @@ export interface TokenCheckContext {
   readonly jkt: string;
   /** The agent's Person Server identifier. */
   readonly ps: string;
+  /** The `s256` of the mission the agent acts under; absent outside a mission. */
+  readonly missionS256?: string;
 }
 
 const scopes = (scope: unknown): string[] => (typeof scope === 'string' ? scope.split(' ').filter((s) => s.length > 0) : []);
 
 function fail(code: 'invalid_resource_token' | 'invalid_auth_token' | 'invalid_person_token', detail: string, cause?: unknown): never {
   throw new AgentError(code, { detail, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** What is wrong with a token's `mission_s256` for an agent acting under `expected` (absent: no mission), if anything. */
+function missionMismatch(actual: unknown, expected: string | undefined): string | undefined {
+  if (actual === expected) return undefined;
+  if (expected === undefined) return 'carries a mission_s256 although the agent acts under no mission';
+  if (actual === undefined) return 'has no mission_s256 although the agent acts under a mission (mission stripping)';
+  return 'mission_s256 is not the mission the agent acts under';
 }
 
 /**
@@ -54,6 +68,9 @@ export async function checkResourceToken(jwt: string, resource: string, presente
   if (payload['ps'] !== ctx.ps) fail('invalid_resource_token', 'ps is not this agent’s Person Server');
   if (presentedSub !== undefined && payload['sub'] !== presentedSub) fail('invalid_resource_token', 'sub is not the presented token’s sub');
   if (typeof payload['exp'] !== 'number' || payload['exp'] <= ctx.now()) fail('invalid_resource_token', 'expired');
+  // §Resource Token Structure: `mission_s256` is copied from the presented token (digest §4 "must be copied").
+  const mission = missionMismatch(payload['mission_s256'], ctx.missionS256);
+  if (mission !== undefined) fail('invalid_resource_token', mission);
   try {
     const verified = await verifyToken(jwt, { accept: ['aa-resource+jwt'], resolveKey: ctx.resolveKey, now: ctx.now, issuer: resource });
     return verified.claims;
@@ -90,6 +107,11 @@ export async function checkAuthToken(jwt: string, resourceToken: ResourceTokenCl
   if (claims.sub !== resourceToken.sub) fail('invalid_auth_token', 'sub is not the resource token’s sub');
   const requested = new Set(scopes(resourceToken.scope));
   if (resourceToken.scope !== undefined && scopes(claims.scope).some((s) => !requested.has(s))) fail('invalid_auth_token', 'scope is broader than requested');
+  // §Auth Token Structure: `mission_s256` is copied from the resource token (which `checkResourceToken` held to the
+  // agent's mission): a missing one is mission stripping.
+  if (claims.mission_s256 !== resourceToken.mission_s256) {
+    fail('invalid_auth_token', resourceToken.mission_s256 === undefined ? 'carries a mission_s256 the resource token does not' : 'mission_s256 is not the resource token’s (mission stripping)');
+  }
   return claims;
 }
 
@@ -98,6 +120,9 @@ export async function checkPersonToken(jwt: string, resource: string, ctx: Token
   try {
     const verified = await verifyToken(jwt, { accept: ['aa-person+jwt'], resolveKey: ctx.resolveKey, now: ctx.now, issuer: ctx.ps, audience: resource });
     if (verified.cnfKey.thumbprint !== ctx.jkt) fail('invalid_person_token', 'cnf is not this agent’s key');
+    // §Person Token Endpoint: the PS stamps the `mission_s256` the agent named (§8.53 for `person_tokens`).
+    const mission = missionMismatch(verified.claims.mission_s256, ctx.missionS256);
+    if (mission !== undefined) fail('invalid_person_token', mission);
     return verified.claims;
   } catch (cause) {
     if (cause instanceof AgentError) throw cause;

@@ -122,6 +122,19 @@ describe('agent against tessera dev', () => {
     expect(calls.at(-1)).toBe(`GET ${dev.issuers.resource}/notes`);
   });
 
+  it('a new agent instance with the tokens restored (as tessera fetch persists them) presents its auth token at once: one request, no challenge', async () => {
+    const key = await generateKeyPair('Ed25519');
+    const agentToken = await mintAgentToken(ap.signer, { iss: ap.issuer, sub: 'aauth:sdk-restore@127.0.0.1', cnf: { jwk: publicJwkOf(key) }, ps: dev.issuers.ps }, { now, ttl: 3600 });
+    const first = makeAgent(key, agentToken);
+    expect((await first.agent.fetch(`${dev.issuers.resource}/notes`)).status).toBe(200);
+    const second = makeAgent(key, agentToken);
+    for (const [k, entry] of first.agent.tokens.snapshot()) second.agent.tokens.set(k, entry);
+    const response = await second.agent.fetch(`${dev.issuers.resource}/notes`);
+    expect(response.status).toBe(200);
+    expect(second.calls).toEqual([`GET ${dev.issuers.resource}/notes`]);
+    expect(second.interactions).toEqual([]);
+  });
+
   it('standing grant: approved always → a new agent instance gets person and auth tokens without a person', async () => {
     const key = await generateKeyPair('Ed25519');
     const agentToken = await mintAgentToken(ap.signer, { iss: ap.issuer, sub: 'aauth:sdk-always@127.0.0.1', cnf: { jwk: publicJwkOf(key) }, ps: dev.issuers.ps }, { now, ttl: 3600 });
