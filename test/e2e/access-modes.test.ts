@@ -4,7 +4,7 @@
  * `tessera dev` (@tessera/server); a minimal Agent Provider mints the agent tokens (test/support/agent-provider.ts).
  *
  * Every party listens on 127.0.0.1 (port 0) and every call crosses a real socket over HTTP. Limitation: the parties
- * run in this one test process (in-process servers, separate listeners), not in separate OS processes; the person
+ * run in this one test process (test/e2e/processes.test.ts runs each party as its own OS process); the person
  * approves through the server's Deferred service instead of the consent page (test/e2e/three-party.test.ts covers
  * the page in a browser).
  */

@@ -209,3 +209,19 @@ describe('the built binary', () => {
     expect((failed as { code: number }).code).toBe(2);
   });
 });
+
+describe('tessera keys rotate', () => {
+  it('rotates the Access Server key (--role as) when the configuration runs one, and refuses it otherwise', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'tessera-rotate-'));
+    const base = { ps: { issuer: 'https://ps.example' }, ap: { issuer: 'https://ap.example' }, store: { kind: 'sqlite', dataDir: data } };
+    await writeFile(join(data, 'no-as.json'), JSON.stringify(base));
+    await writeFile(join(data, 'with-as.json'), JSON.stringify({ ...base, as: { issuer: 'https://as.example' } }));
+    const refused = await cli(['keys', 'rotate', '--config', join(data, 'no-as.json'), '--role', 'as']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('no "as" section');
+    const rotated = await cli(['keys', 'rotate', '--config', join(data, 'with-as.json'), '--role', 'as']);
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ role: 'as', kid: expect.stringMatching(/^as-/) as string });
+    expect((await cli(['keys', 'rotate', '--config', join(data, 'with-as.json'), '--role', 'rs'])).code).toBe(2);
+  }, 20_000);
+});

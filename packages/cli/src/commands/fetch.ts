@@ -162,6 +162,9 @@ export async function fetchCommand(target: string, options: FetchCommandOptions,
     onInteraction: ({ fullUrl, code }) => {
       io.stderr(`tessera: approval needed. Open ${fullUrl}\n         (code ${code}); waiting…`);
     },
+    onInteractionRelayed: ({ url }) => {
+      io.stderr(`tessera: ${new URL(url).host} needs the person; sent to your Person Server (see your account page there); waiting…`);
+    },
     allowLoopbackHttp,
     ...(options.explain ? { fetch: explainingFetch(io) } : {}),
   });

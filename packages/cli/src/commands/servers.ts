@@ -40,6 +40,7 @@ export interface DevOptions {
   readonly psPort?: string;
   readonly apPort?: string;
   readonly resourcePort?: string;
+  readonly json?: boolean;
 }
 
 /** `tessera dev`: runs until SIGINT / SIGTERM. */
@@ -60,6 +61,7 @@ export async function dev(options: DevOptions, io: CliIo): Promise<number> {
         ...(ports.resource === undefined ? {} : { resource: ports.resource }),
       },
       print: io.stdout,
+      ...(options.json === true ? { json: true } : {}),
     });
   } catch (error) {
     return explain(error, server);
@@ -76,7 +78,7 @@ export async function serveCommand(options: { readonly config: string }, io: Cli
   try {
     const assembled = await server.createServer(config);
     try {
-      running = await server.listen(assembled, { ps: config.listen.psPort, ap: config.listen.apPort });
+      running = await server.listen(assembled, { ps: config.listen.psPort, ap: config.listen.apPort, ...(config.as === undefined ? {} : { as: config.listen.asPort }) });
     } catch (error) {
       await assembled.close();
       throw error;
@@ -86,6 +88,7 @@ export async function serveCommand(options: { readonly config: string }, io: Cli
   }
   io.stdout(`Person Server  ${config.ps.issuer}  listening on ${running.urls.ps}`);
   io.stdout(`Agent Provider ${config.ap.issuer}  listening on ${running.urls.ap}`);
+  if (config.as !== undefined && running.urls.as !== undefined) io.stdout(`Access Server  ${config.as.issuer}  listening on ${running.urls.as}`);
   await server.shutdownOnSignals(running, running.server.ctx.log).done;
   return 0;
 }
@@ -99,12 +102,13 @@ export async function migrate(options: { readonly config: string }, io: CliIo): 
   return 0;
 }
 
-/** `tessera keys rotate --config FILE --role ps|ap`. */
+/** `tessera keys rotate --config FILE --role ps|ap|as` (`as` when the configuration runs an Access Server). */
 export async function keysRotate(options: { readonly config: string; readonly role: string; readonly publishAhead?: string }, io: CliIo): Promise<number> {
-  if (options.role !== 'ps' && options.role !== 'ap') throw new UsageError(`--role must be ps or ap, got "${options.role}"`);
+  if (options.role !== 'ps' && options.role !== 'ap' && options.role !== 'as') throw new UsageError(`--role must be ps, ap or as, got "${options.role}"`);
   const publishAheadSeconds = options.publishAhead === undefined ? undefined : integerOption(options.publishAhead, '--publish-ahead');
   const server = await loadServer();
   const config = await loadProductionConfig(server, options.config);
+  if (options.role === 'as' && config.as === undefined) throw new UsageError(`--role as: ${options.config} has no "as" section (no Access Server runs)`);
   const rotated = await server.rotateServerKey(config, options.role, publishAheadSeconds === undefined ? {} : { publishAheadSeconds });
   io.stdout(json({ role: options.role, kid: rotated.kid, active_from: rotated.activeFrom, active_from_date: new Date(rotated.activeFrom * 1000).toISOString() }));
   return 0;
@@ -119,6 +123,7 @@ export function registerServerCommands(program: Command, io: CliIo, exit: { code
     .option('--ps-port <n>', 'Person Server port (0 = any free port)')
     .option('--ap-port <n>', 'Agent Provider port (0 = any free port)')
     .option('--resource-port <n>', 'demo resource port (0 = any free port)')
+    .option('--json', 'print one JSON line {ps, ap, resource, username, password, adminToken, approverToken, dataDir} instead of the banner')
     .action(async (opts: DevOptions) => {
       exit.code = await dev(opts, io);
     });
@@ -144,7 +149,7 @@ export function registerServerCommands(program: Command, io: CliIo, exit: { code
     .command('rotate')
     .description('publish a new signing key now; it signs after --publish-ahead seconds and the old key retires then')
     .requiredOption('--config <file>', 'configuration JSON file')
-    .requiredOption('--role <role>', 'ps or ap')
+    .requiredOption('--role <role>', 'ps, ap, or as (with an Access Server in the configuration)')
     .option('--publish-ahead <seconds>', 'seconds the new key is published before it signs (default 300)')
     .action(async (opts: { config: string; role: string; publishAhead?: string }) => {
       exit.code = await keysRotate(opts, io);
