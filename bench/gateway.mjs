@@ -11,17 +11,16 @@
 //   (c) the Tessera gateway (@tessera/gateway: route match, body check, `verifyRequest` in auth-token mode with the
 //       verified-token cache, identity headers, the same undici forwarding). No replay cache: the same signed
 //       request is repeated on purpose.
-// Processes: the upstream, the plain proxy and the gateway each run in their own child process; autocannon runs
-// in this process. The machine has 2 cores, so the processes cannot have one core each: during (b) and (c) the
+// Processes: the upstream, the plain proxy and the gateway each run in their own child process; the load generator
+// (wrk when installed, else autocannon in this process; see lib/load.mjs) drives them. The machine has 2 cores, so the processes cannot have one core each: during (b) and (c) the
 // proxy, the upstream and the load generator share both cores alike, which keeps the comparison fair.
 // The gateway resolves the Person Server key with a key-resolver double (keys are cached in production after the
 // first request anyway); the auth token's verification is cached, the request signature is verified every time.
 // Last output line: {"direct_rps","plain_proxy_rps","gateway_rps","gateway_p99_ms","ratio_to_plain_proxy"}.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { load } from './lib/load.mjs';
+import { load, loadGenerator } from './lib/load.mjs';
 
 const args = process.argv.slice(2);
 const childRole = args[0] === '--child' ? args[1] : undefined;
@@ -56,7 +55,12 @@ async function plainProxyChild(upstream) {
       const out = {};
       for (const name in r.headers) if (!HOP.has(name)) out[name] = r.headers[name];
       res.writeHead(r.statusCode, out);
-      pipeline(r.body, res, () => undefined);
+      // The same streaming as the gateway's (pipe, not stream.pipeline), so neither side pays for the other's choice.
+      r.body.on('error', () => res.destroy());
+      res.once('close', () => {
+        if (!r.body.readableEnded) r.body.destroy();
+      });
+      r.body.pipe(res);
     } catch {
       res.writeHead(502);
       res.end();
@@ -128,6 +132,7 @@ async function main() {
   const warm = Math.min(2, seconds);
   if (3 * (seconds + warm) + 5 > 60) throw new Error('the run must fit in the 60 s signature window: lower --seconds');
   const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
+  log(`load generator: ${loadGenerator}`);
   const { createSigner, generateKeyPair, mintAuthToken, signAAuthRequest } = await import('@tessera/protocol');
 
   const [agentJwk, psJwk, resourceJwk] = await Promise.all([generateKeyPair('Ed25519', 'agent-1'), generateKeyPair('Ed25519', 'ps-1'), generateKeyPair('Ed25519', 'resource-1')]);

@@ -6,7 +6,8 @@
 //   npm run bench:ps -- --json [--seconds N] [--connections N] [--quick]
 //
 // Each PS runs in its own process (Tessera: `tessera dev` with SQLite; mockin: its server.js). The bench process
-// hosts the Agent Provider and the resource (metadata + JWKS on loopback) and drives the load with autocannon.
+// hosts the Agent Provider and the resource (metadata + JWKS on loopback); the load comes from wrk when installed,
+// else autocannon (lib/load.mjs).
 // For each PS: the agent gets a person token for the resource, the resource mints a resource token bound to it,
 // the first exchange is approved "always" (Tessera; mockin auto-approves), then the same signed exchange request
 // is sent for N seconds (its signature stays inside the 60 s created window). Only 200 answers count.
@@ -16,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeClaims, makeAgent, resourceToken, startMockin, wellKnownServer } from './lib/peers.mjs';
-import { load } from './lib/load.mjs';
+import { load, loadGenerator } from './lib/load.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -27,6 +28,7 @@ const opt = (name, fallback) => {
 const seconds = opt('--seconds', quick ? 1 : 10);
 const connections = opt('--connections', 32);
 const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
+log(`load generator: ${loadGenerator}`);
 
 async function startTessera() {
   const child = spawn(process.execPath, [...(process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./lib/tessera-harness.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
