@@ -114,7 +114,7 @@ function startChild(role, ...extra) {
     child.stdout.on('data', (d) => {
       buffer += d;
       const nl = buffer.indexOf('\n');
-      if (nl >= 0) resolve({ port: Number(buffer.slice(0, nl)), close: () => child.kill('SIGTERM') });
+      if (nl >= 0) resolve({ port: Number(buffer.slice(0, nl)), pid: child.pid, close: () => child.kill('SIGTERM') });
     });
     child.on('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
     process.on('exit', () => child.kill('SIGTERM'));
@@ -164,12 +164,17 @@ async function main() {
     if (check.status !== 200) throw new Error(`the gateway refused the bench request: ${check.status} ${await check.text()}`);
 
     const results = {};
+    const meter = { upstream: upstream.pid, 'plain proxy': plain.pid, gateway: gateway.pid };
     for (const [name, req] of [['direct', direct], ['plain proxy', viaPlain], ['gateway', viaGateway]]) {
       await load(req, { connections, seconds: warm });
-      results[name] = await load(req, { connections, seconds });
+      results[name] = await load(req, { connections, seconds, meter });
     }
     for (const [name, r] of Object.entries(results)) {
-      log(`${name.padEnd(12)} ${String(r.rps).padStart(9)} req/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})`);
+      const proxy = name === 'direct' ? undefined : r.cpu?.[name];
+      const m =
+        (r.machine === undefined ? '' : `  machine ${r.machine.busy_cores}/${r.machine.cores} cores busy, ${r.machine.cpu_us_per_request} µs CPU/request`) +
+        (proxy === undefined ? '' : `; ${name} process ${proxy.us_per_request} µs/request (${proxy.cores} cores)`);
+      log(`${name.padEnd(12)} ${String(r.rps).padStart(9)} req/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})${m}`);
     }
     if (Object.values(results).some((r) => r.non2xx > 0 || r.errors > 0)) log('warning: some answers were not 2xx; only 2xx are counted');
     const g = results['gateway'];

@@ -43,7 +43,7 @@ async function startTessera() {
   });
   const { issuers } = JSON.parse(line);
   const metadata = await (await fetch(`${issuers.ps}/.well-known/aauth-person.json`)).json();
-  return { issuer: issuers.ps, metadata, close: () => child.kill('SIGTERM') };
+  return { issuer: issuers.ps, metadata, pid: child.pid, close: () => child.kill('SIGTERM') };
 }
 
 /** Prepares one PS: person token, resource token, the first exchange approved; returns the signed exchange request. */
@@ -82,11 +82,13 @@ try {
   // mean of its two runs is reported, so a slow first run is not hidden).
   await load(tesseraRequest, { connections, seconds: Math.min(2, seconds) });
   await load(mockinRequest, { connections, seconds: Math.min(2, seconds) });
-  const t1 = await load(tesseraRequest, { connections, seconds });
-  const m = await load(mockinRequest, { connections, seconds });
-  const t2 = await load(tesseraRequest, { connections, seconds });
+  const t1 = await load(tesseraRequest, { connections, seconds, meter: { server: tessera.pid } });
+  const m = await load(mockinRequest, { connections, seconds, meter: { server: mockin.pid } });
+  const t2 = await load(tesseraRequest, { connections, seconds, meter: { server: tessera.pid } });
   for (const [name, r] of [['tessera (1)', t1], ['mockin', m], ['tessera (2)', t2]]) {
-    log(`${name.padEnd(12)} ${String(r.rps).padStart(8)} auth tokens/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})`);
+    const cpu = r.cpu?.server === undefined ? '' : `  server CPU ${r.cpu.server.us_per_request} µs/token (${r.cpu.server.cores} cores)`;
+    const m = r.machine === undefined ? '' : `, machine ${r.machine.busy_cores}/${r.machine.cores} cores busy`;
+    log(`${name.padEnd(12)} ${String(r.rps).padStart(8)} auth tokens/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})${cpu}${m}`);
   }
   if (t1.non2xx + t2.non2xx + m.non2xx > 0) log('warning: some answers were not 2xx; only 200s are counted');
   log(`metadata/JWKS fetches seen: agent provider ${JSON.stringify(ap.hits)}, resource ${JSON.stringify(resource.hits)}`);

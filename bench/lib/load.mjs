@@ -5,8 +5,8 @@
 // most of a core at a few thousand requests per second, so the servers compared are starved alike and every ratio is
 // pulled toward 1; wrk does the same work for a fraction of the CPU. TESSERA_BENCH_LOAD=autocannon forces autocannon.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -15,12 +15,61 @@ const wrkAvailable = process.env.TESSERA_BENCH_LOAD !== 'autocannon' && spawnSyn
 /** Which load generator `load` uses on this machine. */
 export const loadGenerator = wrkAvailable ? 'wrk' : 'autocannon';
 
+/** Jiffies the whole machine has spent busy and in total so far (/proc/stat); undefined off Linux. */
+function machineTicks() {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0); // user nice system idle iowait irq softirq steal
+    return { busy: total - cpu[3] - cpu[4], total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Jiffies (user + system, all threads) process `pid` has used so far (/proc/PID/stat); undefined off Linux. */
+function processTicks(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs `request` ({url, method, headers, body}) for `seconds` with `connections` connections and returns
- * {rps, p99_ms, ok, errors, non2xx}. Only 2xx answers count as successful work.
+ * {rps, p99_ms, ok, errors, non2xx, machine, cpu}. Only 2xx answers count as successful work.
+ * On Linux, `machine` is what the whole machine did meanwhile — load generator, servers and all:
+ * {busy_cores, cores, cpu_us_per_request}; when busy_cores is near cores, the machine's CPU, not one process, bounds
+ * the rate. `cpu` gives, for each process of `meter` ({name: pid}), {cores, us_per_request}: its CPU over all its
+ * threads (the libuv pool included) per successful request.
  */
-export async function load(request, { connections = 32, seconds = 10 } = {}) {
-  return wrkAvailable ? loadWithWrk(request, { connections, seconds }) : loadWithAutocannon(request, { connections, seconds });
+export async function load(request, { connections = 32, seconds = 10, meter = {} } = {}) {
+  const before = machineTicks();
+  const processesBefore = Object.fromEntries(Object.entries(meter).map(([name, pid]) => [name, processTicks(pid)]));
+  const started = performance.now();
+  const result = await (wrkAvailable ? loadWithWrk(request, { connections, seconds }) : loadWithAutocannon(request, { connections, seconds }));
+  const elapsed = (performance.now() - started) / 1000;
+  const after = machineTicks();
+  if (before === undefined || after === undefined || after.total <= before.total) return result;
+  const cores = availableParallelism();
+  const perRequest = (ticks) => (result.ok > 0 ? Math.round((ticks / 100) * 1e6 / result.ok) : undefined); // USER_HZ = 100
+  const cpu = {};
+  for (const [name, pid] of Object.entries(meter)) {
+    const ticks = processTicks(pid);
+    if (ticks === undefined || processesBefore[name] === undefined) continue;
+    const used = ticks - processesBefore[name];
+    cpu[name] = { cores: Math.round((used / 100 / elapsed) * 100) / 100, us_per_request: perRequest(used) };
+  }
+  return {
+    ...result,
+    machine: {
+      busy_cores: Math.round(((after.busy - before.busy) / (after.total - before.total)) * cores * 100) / 100,
+      cores,
+      cpu_us_per_request: perRequest(after.busy - before.busy),
+    },
+    cpu,
+  };
 }
 
 async function loadWithAutocannon(request, { connections, seconds }) {

@@ -101,7 +101,7 @@ export async function startMockin() {
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(`${issuer}/.well-known/aauth-person.json`);
-      if (r.ok) return { issuer, metadata: await r.json(), close: () => child.kill('SIGTERM') };
+      if (r.ok) return { issuer, metadata: await r.json(), pid: child.pid, close: () => child.kill('SIGTERM') };
     } catch {
       // not up yet
     }
