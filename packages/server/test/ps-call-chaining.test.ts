@@ -92,10 +92,11 @@ for (const kind of STORE_KINDS) {
       expect(await problem(res)).toMatchObject({ status: 400, error: 'invalid_auth_token' });
     });
 
-    it("[§8.64] only this PS's own auth tokens chain here: another PS's, or an Access Server's (even naming this PS), are refused", async () => {
+    it("[§8.64] another PS's token, or an Access Server's this PS never relayed (even naming this PS), is refused", async () => {
       const upstream = await upstreamFor(alice, 'aauth:assistant@agent.example', f.agent);
       // An "Access Server" (any server with a key) naming this PS and alice's directed sub at RS: it verifies under its
-      // own key, but this PS keeps no record of AS-issued tokens, so it cannot tell it from a forgery.
+      // own key, but this PS relayed no token from it, so it cannot tell it from a forgery (four-party chaining on a
+      // relayed token: ps-federation.test.ts).
       const fromAs = await mintAuthToken(
         f.rs.signer,
         { iss: RS2, dwk: 'aauth-access.json', ps: PS, aud: RS, sub: upstream.claims['sub'] as string, cnf: { jwk: r1.publicJwk }, scope: 'notes.read' },

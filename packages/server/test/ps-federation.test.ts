@@ -4,13 +4,14 @@
  * consents, then the PS discovers the AS, POSTs `{resource_token, agent_token}` signed `sig=jwks_uri`, verifies the
  * AS's auth token and relays it. The AS is the real as-app (or a rogue one), reached through an in-process fetch.
  */
-import { mintAuthToken, parseSignatureKey } from '@tessera/protocol';
+import { mintAgentToken, mintAuthToken, parseSignatureKey } from '@tessera/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFederation } from '../src/ps/federation.js';
+import { revokeTokensOfAgent } from '../src/ps/revocation.js';
 import { createGrant } from '../src/store/grants.js';
 import { AS, federationFixture, ROGUE, type FederationFixture } from './as-fixture.js';
 import { STORE_KINDS } from './helpers.js';
-import { AGENT_ID, claimsOf, headerOf, party, PS, RS, T0 } from './ps-fixture.js';
+import { AGENT_ID, claimsOf, headerOf, party, PS, RS, RS2, T0 } from './ps-fixture.js';
 
 async function problem(res: Response): Promise<{ status: number; error: string; detail?: string }> {
   const body = (await res.json()) as { error: string; detail?: string };
@@ -67,9 +68,18 @@ for (const kind of STORE_KINDS) {
       expect(sent['resource_token']).toBe(rt);
       expect(claimsOf(sent['agent_token'] as string)).toMatchObject({ sub: AGENT_ID, iss: 'https://agent.example' });
 
-      // The AS issued it (its records); the PS audited the relay and issued nothing itself.
+      // The AS issued it (its records); the PS recorded what it relayed, for whom, and audited the relay.
       expect(await f.as.t.store.db.selectFrom('issued_tokens').selectAll().where('jti', '=', c['jti'] as string).executeTakeFirst()).toMatchObject({ iss: AS, aud: RS });
-      expect(await f.ps.t.store.db.selectFrom('issued_tokens').selectAll().where('jti', '=', c['jti'] as string).executeTakeFirst()).toBeUndefined();
+      expect(await f.ps.t.store.db.selectFrom('issued_tokens').selectAll().where('jti', '=', c['jti'] as string).executeTakeFirst()).toMatchObject({
+        iss: AS,
+        kind: 'relayed_auth_token',
+        agent_id: AGENT_ID,
+        person_id: alice,
+        sub: pt['sub'],
+        aud: RS,
+        exp: c['exp'],
+      });
+      expect(await f.ps.t.store.db.selectFrom('issued_tokens').selectAll().where('iss', '=', PS).where('kind', '=', 'auth_token').execute()).toEqual([]);
       const audit = await f.ps.t.store.db.selectFrom('audit_events').selectAll().where('type', '=', 'token.federated').execute();
       expect(audit).toHaveLength(1);
       expect(audit[0]).toMatchObject({ agent: AGENT_ID, person: alice, resource: RS });
@@ -231,6 +241,81 @@ for (const kind of STORE_KINDS) {
       const sent = JSON.parse(f.calls.find((x) => x.line === `POST ${AS}/token`)!.body) as Record<string, string>;
       expect(claimsOf(sent['agent_token']!)['sub']).toBe(AGENT_ID);
       expect(sent['subagent_token']).toBe(subToken);
+    });
+
+    describe('four-party call chaining: an Access Server token this PS relayed, as upstream_token', () => {
+      /** R1 = RS acting as an agent: its own agent provider (issuer RS, key rs-1), its own request key. */
+      async function r1(): Promise<{ post: (path: string, body: Record<string, unknown>) => Promise<Response> }> {
+        const key = await party();
+        const token = await mintAgentToken(f.rs.signer, { iss: RS, sub: 'aauth:api@resource.example', cnf: { jwk: key.publicJwk } }, { now: () => f.clock.now, ttl: 3600 });
+        return { post: (path, body) => f.post(path, body, { token, signer: key.signer }) };
+      }
+
+      async function relayed(): Promise<{ token: string; claims: Record<string, unknown> }> {
+        await standingGrant();
+        const res = await f.post('/token', { resource_token: await f.resourceToken(pt) });
+        expect(res.status).toBe(200);
+        const token = ((await res.json()) as { auth_token: string }).auth_token;
+        return { token, claims: claimsOf(token) };
+      }
+
+      it("[§8.64] R1 names the AS's token it was called with: the person decides, the person token names R2 with her directed sub there", async () => {
+        const upstream = await relayed();
+        expect(upstream.claims).toMatchObject({ iss: AS, ps: PS, aud: RS });
+        const res = await (await r1()).post('/person-token', { resource: RS2, upstream_token: upstream.token });
+        expect(res.status).toBe(202);
+        expect(f.ps.deferred.last()).toMatchObject({ kind: 'person_token', agent_id: 'aauth:api@resource.example', person_id: alice });
+        const chained = claimsOf((await approveLast())['person_token'] as string);
+        expect(chained).toMatchObject({ iss: PS, aud: RS2 });
+        expect(chained['sub']).not.toBe(upstream.claims['sub']);
+        expect(chained['exp'] as number).toBeLessThanOrEqual(upstream.claims['exp'] as number);
+      });
+
+      it("[§8.64] an AS token this PS did not relay is refused before any of the AS's keys are fetched, even from that AS", async () => {
+        const upstream = await relayed();
+        const asSigner = await f.as.ctx.keys.signer('as');
+        const unrelayed = await mintAuthToken(
+          asSigner,
+          { iss: AS, dwk: 'aauth-access.json', ps: PS, aud: RS, sub: upstream.claims['sub'] as string, cnf: { jwk: f.agent.publicJwk }, scope: 'notes.read' },
+          { now: () => f.clock.now, ttl: 600 },
+        );
+        const caller = await r1();
+        const refused = await problem(await caller.post('/person-token', { resource: RS2, upstream_token: unrelayed }));
+        expect(refused).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+        expect(refused.detail).toMatch(/names no person of this Person Server/);
+        // A server this PS never relayed from: refused with no fetch at all.
+        const before = f.calls.length;
+        const rogue = await mintAuthToken(f.rogueSigner, { iss: ROGUE, dwk: 'aauth-access.json', ps: PS, aud: RS, sub: upstream.claims['sub'] as string, cnf: { jwk: f.agent.publicJwk } }, { now: () => f.clock.now, ttl: 600 });
+        const fromRogue = await problem(await caller.post('/person-token', { resource: RS2, upstream_token: rogue }));
+        expect(fromRogue).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+        expect(fromRogue.detail).toMatch(/not a token of this Person Server/);
+        expect(f.calls.slice(before).filter((c) => c.line.includes(ROGUE))).toEqual([]);
+      });
+
+      it('[§8.64] a relayed token no longer stands once revoked, or once its agent is revoked', async () => {
+        const upstream = await relayed();
+        const caller = await r1();
+        await f.ps.t.store.db.insertInto('revocations').values({ iss: AS, jti: upstream.claims['jti'] as string, exp: upstream.claims['exp'] as number, revoked_at: T0 }).execute();
+        expect(await problem(await caller.post('/person-token', { resource: RS2, upstream_token: upstream.token }))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+
+        const again = await relayed();
+        await f.ps.t.store.transaction((trx) => revokeTokensOfAgent(f.ps.ctx, trx, AGENT_ID, 'test'));
+        expect(await problem(await caller.post('/person-token', { resource: RS2, upstream_token: again.token }))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+      });
+
+      it('[§8.37] an AS answering a token id this PS already relayed for another person is not relayed', async () => {
+        await standingGrant();
+        const rogueToken = await mintAuthToken(f.rogueSigner, { iss: ROGUE, dwk: 'aauth-access.json', aud: RS, ps: PS, sub: pt['sub'] as string, cnf: { jwk: f.agent.publicJwk }, scope: 'notes.read' }, { now: () => f.clock.now, ttl: 600 });
+        const jti = claimsOf(rogueToken)['jti'] as string;
+        await f.ps.t.store.db
+          .insertInto('issued_tokens')
+          .values({ iss: ROGUE, jti, kind: 'relayed_auth_token', sub: 'someone', agent_id: 'aauth:other@agent.example', aud: RS, scope: null, person_id: 'prs_other', exp: T0 + 600, revoked_at: null })
+          .execute();
+        f.rogue = () => Promise.resolve(Response.json({ auth_token: rogueToken, expires_in: 600 }));
+        const p = await problem(await f.post('/token', { resource_token: await f.resourceToken(pt, { aud: ROGUE }) }));
+        expect(p).toMatchObject({ status: 500, error: 'server_error' });
+        expect(await f.ps.t.store.db.selectFrom('issued_tokens').select('person_id').where('jti', '=', jti).executeTakeFirstOrThrow()).toEqual({ person_id: 'prs_other' });
+      });
     });
   });
 }

@@ -23,7 +23,9 @@
  *   (`denied`, `invalid_resource_token`, `expired_resource_token`, …); any other failure (unreachable, malformed
  *   answer, 401 to our signature, 5xx) → `temporarily_unavailable` (transport) or `server_error`.
  *
- * Nothing is recorded in `issued_tokens` (the AS issued the token); the relay is audited `token.federated`.
+ * The relayed token is recorded in `issued_tokens` as `relayed_auth_token` (`iss` = the AS), with the agent and the
+ * person: call chaining accepts an AS's token as `upstream_token` only when this PS holds that record. The relay is
+ * audited `token.federated`.
  */
 import {
   AAuthError,
@@ -45,6 +47,8 @@ import { scopeList } from './resource-token-check.js';
 
 /** The well-known document of an Access Server. */
 export const ACCESS_DWK = DWK.access;
+/** `issued_tokens.kind` of an AS's auth token this PS verified and relayed (not one it issued). */
+export const RELAYED_AUTH_TOKEN = 'relayed_auth_token';
 /** Default budget for polling an AS that answered 202 approval/interaction. */
 export const FEDERATION_MAX_WAIT_SECONDS = 10;
 /** Round trips with the AS (claims, polls) per token request. */
@@ -232,6 +236,27 @@ export function createFederation(ctx: ServerContext, options: FederationOptions)
           const body = await readJson(response);
           const claims = await verifyDelivered(body?.['auth_token'], request);
           const now = Math.floor(ctx.now());
+          await db
+            .insertInto('issued_tokens')
+            .values({
+              iss: claims.iss,
+              jti: claims.jti,
+              kind: RELAYED_AUTH_TOKEN,
+              sub: claims.sub,
+              agent_id: request.agentId,
+              aud: request.resource,
+              scope: claims.scope ?? null,
+              person_id: request.personId,
+              exp: claims.exp,
+              revoked_at: null,
+            })
+            .onConflict((oc) => oc.columns(['iss', 'jti']).doNothing())
+            .execute();
+          // An AS answering a token id it used before (a cached answer) is fine for the same person and agent only.
+          const kept = await db.selectFrom('issued_tokens').select(['kind', 'person_id', 'agent_id', 'sub']).where('iss', '=', claims.iss).where('jti', '=', claims.jti).executeTakeFirstOrThrow();
+          if (kept.kind !== RELAYED_AUTH_TOKEN || kept.person_id !== request.personId || kept.agent_id !== request.agentId || kept.sub !== claims.sub) {
+            throw failed('its auth token reuses the id of another token');
+          }
           await ctx.store.audit(
             {
               type: 'token.federated',

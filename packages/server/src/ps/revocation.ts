@@ -31,6 +31,7 @@ import { errorResponse, requestMessage } from '../http/signed-request.js';
 import type { Executor } from '../store/store.js';
 import { PS_ACCEPT_SIGNATURE_ALGS, PS_PATHS } from './metadata.js';
 import { refuseRevokedAgentToken } from './agent-admission.js';
+import { RELAYED_AUTH_TOKEN } from './federation.js';
 import { parseJsonBody, optionalString } from './token-request.js';
 
 /** How long a revocation of a token this PS never saw is kept without an `exp` from the caller: the agent-token cap. */
@@ -90,18 +91,21 @@ export async function recordRevocation(ctx: ServerContext, db: Executor, r: Revo
   }
 }
 
-/** Revokes every live person and auth token this PS issued to `agentId` (AAuth §Revocation Cascade: by agent identity). */
+/**
+ * Revokes every live person and auth token this PS issued to `agentId` (AAuth §Revocation Cascade: by agent identity),
+ * and marks revoked the Access Server tokens it relayed to it, so that none of them stands under a chained request.
+ */
 export async function revokeTokensOfAgent(ctx: ServerContext, db: Executor, agentId: string, actor: string): Promise<number> {
   const now = Math.floor(ctx.now());
   const live = await db
     .selectFrom('issued_tokens')
-    .select(['jti', 'exp'])
-    .where('iss', '=', ctx.ps.issuer)
+    .select(['iss', 'jti', 'exp'])
+    .where((eb) => eb.or([eb('iss', '=', ctx.ps.issuer), eb('kind', '=', RELAYED_AUTH_TOKEN)]))
     .where('agent_id', '=', agentId)
     .where('revoked_at', 'is', null)
     .where('exp', '>', now)
     .execute();
-  for (const t of live) await recordRevocation(ctx, db, { iss: ctx.ps.issuer, jti: t.jti, exp: t.exp, actor, reason: 'agent_token_revoked' });
+  for (const t of live) await recordRevocation(ctx, db, { iss: t.iss, jti: t.jti, exp: t.exp, actor, reason: 'agent_token_revoked' });
   return live.length;
 }
 
