@@ -3,9 +3,10 @@
  * digest §5 AS `auth_token_endpoint`, §8.38, §8.41): metadata and JWKS, and `POST /token` taking only Person Server
  * requests signed `sig=jwks_uri`, whose key the AS discovers from the PS's metadata through the in-process fetch.
  */
-import { parseSignatureError, signAAuthRequest, type Signer } from '@tessera/protocol';
+import { mintAgentToken, mintAuthToken, parseSignatureError, signAAuthRequest, type Signer } from '@tessera/protocol';
+import type { AccessPolicyInput } from '../src/as/as-app.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AS, federationFixture, type FederationFixture } from './as-fixture.js';
+import { AS, federationFixture, ROGUE, type FederationFixture } from './as-fixture.js';
 import { STORE_KINDS } from './helpers.js';
 import { AGENT_ID, claimsOf, headerOf, party, PS, RS, T0 } from './ps-fixture.js';
 
@@ -71,10 +72,59 @@ for (const kind of STORE_KINDS) {
       expect(other.status).toBe(401);
     });
 
-    it('agent_token is REQUIRED; upstream_token is refused', async () => {
-      const rt = await f.resourceToken(P);
-      expect(await problem(await asPs({ resource_token: rt }))).toMatchObject({ status: 400, error: 'invalid_request' });
-      expect(await problem(await asPs({ resource_token: rt, agent_token: await f.agentToken(), upstream_token: 'x' }))).toMatchObject({ status: 400, error: 'invalid_request' });
+    it('agent_token is REQUIRED', async () => {
+      expect(await problem(await asPs({ resource_token: await f.resourceToken(P) }))).toMatchObject({ status: 400, error: 'invalid_request' });
+    });
+
+    describe('call chaining: upstream_token (§8.64)', () => {
+      /** R1, a resource acting as an agent: its own agent provider (issuer RS, key rs-1), its own request key. */
+      async function intermediary(): Promise<{ key: Awaited<ReturnType<typeof party>>; token: string }> {
+        const key = await party();
+        const token = await mintAgentToken(f.rs.signer, { iss: RS, sub: 'aauth:api@resource.example', cnf: { jwk: key.publicJwk } }, { now: () => f.clock.now, ttl: 3600 });
+        return { key, token };
+      }
+      const upstreamToken = (claims: Record<string, unknown> = {}, signer: Signer = psSigner) =>
+        mintAuthToken(signer, { iss: PS, ps: PS, aud: RS, sub: 'alice-at-rs', cnf: { jwk: f.agent.publicJwk }, scope: 'notes.read', ...claims }, { now: () => f.clock.now, ttl: 600 });
+
+      it('[§8.64] a chained request: the upstream token verifies (ps = the calling PS, aud = the agent token’s iss); the policy sees it; the token issued ends with it', async () => {
+        const r1 = await intermediary();
+        let seen: AccessPolicyInput | undefined;
+        f.policy = (input) => {
+          seen = input;
+          return { grant: input.requested.join(' ') };
+        };
+        const upstream = await upstreamToken();
+        const res = await asPs({ resource_token: await f.resourceToken(P, { agent_jkt: r1.key.jkt }), agent_token: r1.token, upstream_token: upstream });
+        expect(res.status).toBe(200);
+        const c = claimsOf(((await res.json()) as { auth_token: string }).auth_token);
+        expect(c).toMatchObject({ iss: AS, ps: PS, aud: RS, sub: P.sub, cnf: { jwk: r1.key.publicJwk } });
+        expect(c['exp'] as number).toBeLessThanOrEqual(claimsOf(upstream)['exp'] as number);
+        expect(seen?.upstream).toMatchObject({ iss: PS, aud: RS, sub: 'alice-at-rs' });
+      });
+
+      it('[§8.64] an upstream token that does not verify, names another PS or another audience, or comes with subagent_token, is refused', async () => {
+        const r1 = await intermediary();
+        const rt = await f.resourceToken(P, { agent_jkt: r1.key.jkt });
+        const chained = (upstream: unknown, extra: Record<string, unknown> = {}) => asPs({ resource_token: rt, agent_token: r1.token, upstream_token: upstream, ...extra });
+        expect(await problem(await chained(42))).toMatchObject({ status: 400, error: 'invalid_request' });
+        expect(await problem(await chained('a.b.c'))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+        expect(await problem(await chained(await upstreamToken({}, r1.key.signer)))).toMatchObject({ status: 400, error: 'invalid_auth_token' }); // forged
+        const otherAud = await problem(await chained(await upstreamToken({ aud: 'https://elsewhere.example' })));
+        expect(otherAud).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+        expect(otherAud.detail).toMatch(/aud/);
+        // An Access Server's token (it verifies under that AS's keys) for another PS's person.
+        const otherPs = await problem(await chained(await upstreamToken({ iss: ROGUE, dwk: 'aauth-access.json', ps: 'https://other-ps.example' }, f.rogueSigner)));
+        expect(otherPs).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+        expect(otherPs.detail).toMatch(/not the Person Server calling/);
+        const helper = await party();
+        const subagent = await mintAgentToken(f.rs.signer, { iss: RS, sub: 'aauth:api+helper@resource.example', parent_agent: 'aauth:api@resource.example', cnf: { jwk: helper.publicJwk } }, { now: () => f.clock.now, ttl: 3600 });
+        const combined = await problem(await chained(await upstreamToken(), { subagent_token: subagent }));
+        expect(combined).toMatchObject({ status: 400, error: 'invalid_request' });
+        expect(combined.detail).toMatch(/cannot be combined/);
+        const shortLived = await mintAuthToken(psSigner, { iss: PS, ps: PS, aud: RS, sub: 'alice-at-rs', cnf: { jwk: f.agent.publicJwk } }, { now: () => f.clock.now, ttl: 60 });
+        f.clock.now = T0 + 61;
+        expect(await problem(await chained(shortLived))).toMatchObject({ status: 400, error: 'expired_auth_token' });
+      });
     });
 
     it('a resource token for another audience, or bound to another key, → 400 invalid_resource_token', async () => {

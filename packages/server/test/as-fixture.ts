@@ -32,7 +32,7 @@ import type { PendingRequest } from '../src/store/schema.js';
 import { toJson } from '../src/store/store.js';
 import { createPersonServerApp } from '../src/ps/ps-app.js';
 import { testStore, type StoreKind, type TestStore } from './helpers.js';
-import { AGENT_ID, AP, claimsOf, party, PS, PsFakeDeferred, RS, T0, type Party } from './ps-fixture.js';
+import { AGENT_ID, AP, claimsOf, party, PS, PsFakeDeferred, RS, RS2, T0, type Party } from './ps-fixture.js';
 
 export const AS = 'https://as.resource.example';
 
@@ -63,6 +63,8 @@ export interface FederationFixture {
   readonly as: { readonly t: TestStore; readonly ctx: ServerContext; readonly app: Hono };
   readonly ap: Party;
   readonly rs: Party;
+  /** A second resource, RS2 (kid `rs2-1`), behind the same AS: the downstream resource of call chaining. */
+  readonly rs2: Party;
   readonly agent: Party;
   /** The AS's policy (replaceable per test); default: grant what is asked. */
   policy: AccessPolicy;
@@ -93,6 +95,7 @@ export async function federationFixture(kind: StoreKind, options: { maxWaitSecon
   const asStore = await testStore(kind, now);
   const ap = await party('ap-1');
   const rs = await party('rs-1');
+  const rs2 = await party('rs2-1');
   const agent = await party();
   const rogueJwk = await generateKeyPair('Ed25519', 'rogue-1');
   const rogueSigner = await createSigner(rogueJwk);
@@ -110,6 +113,7 @@ export async function federationFixture(kind: StoreKind, options: { maxWaitSecon
   const known = new Map<string, Promise<VerifyKey>>([
     [`${AP}|ap-1`, importVerifyKey(ap.publicJwk)],
     [`${RS}|rs-1`, importVerifyKey(rs.publicJwk)],
+    [`${RS2}|rs2-1`, importVerifyKey(rs2.publicJwk)],
   ]);
   const discovery = createKeyResolver({ fetch, now });
   const resolveKey: KeyResolver = (request) => known.get(`${request.iss}|${request.kid}`) ?? discovery(request);
@@ -142,6 +146,7 @@ export async function federationFixture(kind: StoreKind, options: { maxWaitSecon
     as: { t: asStore, ctx: asCtx, app: undefined as unknown as Hono },
     ap,
     rs,
+    rs2,
     agent,
     policy: (input) => ({ grant: input.requested.join(' ') }),
     rogue: () => new Response(null, { status: 500 }),

@@ -4,14 +4,14 @@
  * consents, then the PS discovers the AS, POSTs `{resource_token, agent_token}` signed `sig=jwks_uri`, verifies the
  * AS's auth token and relays it. The AS is the real as-app (or a rogue one), reached through an in-process fetch.
  */
-import { mintAgentToken, mintAuthToken, parseSignatureKey } from '@tessera/protocol';
+import { mintAgentToken, mintAuthToken, mintResourceToken, parseSignatureKey } from '@tessera/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFederation } from '../src/ps/federation.js';
 import { revokeTokensOfAgent } from '../src/ps/revocation.js';
 import { createGrant } from '../src/store/grants.js';
 import { AS, federationFixture, ROGUE, type FederationFixture } from './as-fixture.js';
 import { STORE_KINDS } from './helpers.js';
-import { AGENT_ID, claimsOf, headerOf, party, PS, RS, RS2, T0 } from './ps-fixture.js';
+import { AGENT_ID, claimsOf, headerOf, party, PS, RS, RS2, T0, type Party } from './ps-fixture.js';
 
 async function problem(res: Response): Promise<{ status: number; error: string; detail?: string }> {
   const body = (await res.json()) as { error: string; detail?: string };
@@ -245,10 +245,10 @@ for (const kind of STORE_KINDS) {
 
     describe('four-party call chaining: an Access Server token this PS relayed, as upstream_token', () => {
       /** R1 = RS acting as an agent: its own agent provider (issuer RS, key rs-1), its own request key. */
-      async function r1(): Promise<{ post: (path: string, body: Record<string, unknown>) => Promise<Response> }> {
+      async function r1(): Promise<{ key: Party; post: (path: string, body: Record<string, unknown>) => Promise<Response> }> {
         const key = await party();
         const token = await mintAgentToken(f.rs.signer, { iss: RS, sub: 'aauth:api@resource.example', cnf: { jwk: key.publicJwk } }, { now: () => f.clock.now, ttl: 3600 });
-        return { post: (path, body) => f.post(path, body, { token, signer: key.signer }) };
+        return { key, post: (path, body) => f.post(path, body, { token, signer: key.signer }) };
       }
 
       async function relayed(): Promise<{ token: string; claims: Record<string, unknown> }> {
@@ -301,6 +301,27 @@ for (const kind of STORE_KINDS) {
         const again = await relayed();
         await f.ps.t.store.transaction((trx) => revokeTokensOfAgent(f.ps.ctx, trx, AGENT_ID, 'test'));
         expect(await problem(await caller.post('/person-token', { resource: RS2, upstream_token: again.token }))).toMatchObject({ status: 400, error: 'invalid_auth_token' });
+      });
+
+      it('[§8.64] R2 behind the Access Server too: the PS passes the upstream token on; the AS issues for R1, ending with the upstream token', async () => {
+        const upstream = await relayed();
+        const caller = await r1();
+        expect((await caller.post('/person-token', { resource: RS2, upstream_token: upstream.token })).status).toBe(202);
+        const pt2 = claimsOf((await approveLast())['person_token'] as string);
+        const rt2 = await mintResourceToken(
+          f.rs2.signer,
+          { iss: RS2, aud: AS, ps: PS, sub: pt2['sub'] as string, presented_jti: pt2['jti'] as string, agent_jkt: caller.key.jkt, scope: 'notes.read' },
+          { now: () => f.clock.now },
+        );
+        const res = await caller.post('/token', { resource_token: rt2, upstream_token: upstream.token });
+        expect(res.status).toBe(202);
+        const token = (await approveLast())['auth_token'] as string;
+        const c = claimsOf(token);
+        expect(c).toMatchObject({ iss: AS, ps: PS, aud: RS2, sub: pt2['sub'], cnf: { jwk: caller.key.publicJwk } });
+        expect(c['exp'] as number).toBeLessThanOrEqual(upstream.claims['exp'] as number);
+        const sent = JSON.parse(f.calls.filter((x) => x.line === `POST ${AS}/token`).at(-1)!.body) as Record<string, string>;
+        expect(sent['upstream_token']).toBe(upstream.token);
+        expect(claimsOf(sent['agent_token']!)).toMatchObject({ iss: RS, sub: 'aauth:api@resource.example' });
       });
 
       it('[§8.37] an AS answering a token id this PS already relayed for another person is not relayed', async () => {

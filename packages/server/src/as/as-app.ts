@@ -17,8 +17,12 @@
  *   again with them. These pending requests are kept in memory by this app instance (bounded, 10 minutes): a
  *   restart loses them and the PS starts over. `{deny}` → 403 `denied`.
  *
- * Not done: `upstream_token` (call chaining) is refused with `invalid_request`; no 402, interaction or revocation
- * endpoint; no PS allowlist beyond `options.acceptPersonServers`.
+ * - `upstream_token` (call chaining, §8.64: the agent is a resource R1 acting for the person of the auth token it was
+ *   called with): verified as an `aa-auth+jwt` of its issuer (the calling PS, or an AS), with `ps` = the calling PS
+ *   (the person is that PS's) and `aud` = the `iss` of `agent_token` (the intermediary); refused with
+ *   `subagent_token`. The policy sees it as `upstream`, and the token issued ends no later than it.
+ *
+ * Not done: no 402, interaction or revocation endpoint; no PS allowlist beyond `options.acceptPersonServers`.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -33,6 +37,7 @@ import {
   verifyServerRequest,
   verifyToken,
   type AgentTokenClaims,
+  type AuthTokenClaims,
   type PublicJwk,
   type ResourceTokenClaims,
   type VerifiedServerRequest,
@@ -78,6 +83,8 @@ export interface AccessPolicyInput {
   /** The (top-level) agent's token; the parent's for a sub-agent. */
   readonly agent: AgentTokenClaims;
   readonly subagent?: AgentTokenClaims;
+  /** Call chaining: the verified upstream auth token the intermediary agent was called with (§8.64). */
+  readonly upstream?: AuthTokenClaims;
   /** Claims the PS supplied after a `requirement=claims` answer (never `sub`). */
   readonly claims?: Readonly<Record<string, unknown>>;
 }
@@ -173,9 +180,6 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
     const agentJwt = body['agent_token'];
     if (typeof resourceJwt !== 'string' || resourceJwt.length === 0) throw new AAuthError('invalid_request', { detail: 'resource_token is required' });
     if (typeof agentJwt !== 'string' || agentJwt.length === 0) throw new AAuthError('invalid_request', { detail: 'agent_token is required' });
-    if (body['upstream_token'] !== undefined && body['upstream_token'] !== null) {
-      throw new AAuthError('invalid_request', { detail: 'upstream_token (call chaining) is not supported by this Access Server' });
-    }
 
     let rt: ResourceTokenClaims;
     try {
@@ -197,6 +201,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
       if (subagent.parent_agent !== agent.sub) throw new AAuthError('invalid_agent_token', { detail: 'subagent_token: parent_agent does not name the agent of agent_token' });
       if (subagent.iss !== agent.iss) throw new AAuthError('invalid_agent_token', { detail: 'subagent_token: issued by another agent provider than the parent’s' });
     }
+    const upstream = await verifyUpstreamToken(body['upstream_token'], ps, agent, subagent);
     const bound = subagent ?? agent;
     // §Resource Token Verification: `agent_jkt` is the bound agent's key (the sub-agent's when present).
     if ((await jwkThumbprint(bound.cnf.jwk)) !== rt.agent_jkt) {
@@ -210,8 +215,27 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
       resourceToken: rt,
       agent,
       ...(subagent === undefined ? {} : { subagent }),
+      ...(upstream === undefined ? {} : { upstream }),
     };
-    return { input, cnfJwk: bound.cnf.jwk, boundAgent: bound.sub, notAfter: Math.min(agent.exp, subagent?.exp ?? Infinity) };
+    return { input, cnfJwk: bound.cnf.jwk, boundAgent: bound.sub, notAfter: Math.min(agent.exp, subagent?.exp ?? Infinity, upstream?.exp ?? Infinity) };
+  }
+
+  /** §8.64 at the AS: the upstream auth token of a chained request, or `undefined` when there is none. */
+  async function verifyUpstreamToken(value: unknown, ps: string, agent: AgentTokenClaims, subagent: AgentTokenClaims | undefined): Promise<AuthTokenClaims | undefined> {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || value.length === 0) throw new AAuthError('invalid_request', { detail: 'upstream_token must be a string' });
+    if (subagent !== undefined) throw new AAuthError('invalid_request', { detail: 'upstream_token cannot be combined with subagent_token' });
+    let upstream: AuthTokenClaims;
+    try {
+      upstream = (await verifyToken(value, { accept: ['aa-auth+jwt'], resolveKey: ctx.resolveKey, now: ctx.now, keyCache: ctx.keyCache })).claims;
+    } catch (error) {
+      throw new AAuthError(tokenProblemCode('aa-auth+jwt', error), { detail: `upstream_token: ${isAAuthError(error) ? (error.detail ?? error.code) : 'does not verify'}`, cause: error });
+    }
+    // The person is the calling PS's: only it can vouch for the upstream authorization.
+    if (upstream.ps !== ps) throw new AAuthError('invalid_auth_token', { detail: 'upstream_token: its ps is not the Person Server calling' });
+    // §8.64: it was issued to the intermediary, which now acts as the agent.
+    if (!audienceIncludes(upstream.aud, agent.iss)) throw new AAuthError('invalid_auth_token', { detail: "upstream_token: its aud is not the agent token's iss" });
+    return upstream;
   }
 
   async function verifyAgentToken(jwt: string, name: string): Promise<AgentTokenClaims> {

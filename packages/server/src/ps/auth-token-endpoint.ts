@@ -59,6 +59,8 @@ export type FederationPending = {
   readonly resource_token: string;
   readonly agent_token: string;
   readonly subagent_token?: string;
+  /** Call chaining: the upstream token, passed on to the AS (§8.64). */
+  readonly upstream_token?: string;
 };
 
 export interface AuthTokenIssue {
@@ -177,6 +179,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
             resource_token: body['resource_token'] as string,
             agent_token: presentedAgentToken(c.req.header('signature-key'), c.var.aauth.label),
             ...(typeof body['subagent_token'] === 'string' ? { subagent_token: body['subagent_token'] } : {}),
+            ...(upstream === undefined ? {} : { upstream_token: body['upstream_token'] as string }),
           };
     const resource = claims.iss;
     await admitResource(ctx, resource, 'invalid_resource_token');
@@ -254,6 +257,7 @@ export function federatedRequest(
     resourceToken: pending.resource_token,
     agentToken: pending.agent_token,
     ...(pending.subagent_token === undefined ? {} : { subagentToken: pending.subagent_token }),
+    ...(pending.upstream_token === undefined ? {} : { upstreamToken: pending.upstream_token }),
     agentJkt: input.agentJkt,
     sub: input.sub,
     scopes: input.scopes,

@@ -2,7 +2,7 @@
  * Four-party federation, the Person Server's side (AAuth -11 §PS-AS Federation, §PS-to-AS Token Request, §AS
  * Response, §Auth Token Delivery; digest §6-E, §8.36, §8.37). When a resource token's `aud` is not this PS but an
  * Access Server, the PS — after its own checks and the person's consent — discovers `{aud}/.well-known/aauth-access.json`
- * (issuer-checked, cached), POSTs `{resource_token, agent_token, subagent_token?}` to its `auth_token_endpoint` signed
+ * (issuer-checked, cached), POSTs `{resource_token, agent_token, subagent_token?, upstream_token?}` to its `auth_token_endpoint` signed
  * `sig=jwks_uri;id=<PS>;dwk="aauth-person.json";kid=<current PS key>` (covering `content-digest`/`content-type`), and
  * follows the AS's answer:
  *
@@ -73,6 +73,8 @@ export interface FederatedRequest {
   /** The agent token that signed the agent's request (the parent's for a sub-agent). */
   readonly agentToken: string;
   readonly subagentToken?: string;
+  /** Call chaining: the auth token the agent (an intermediary resource) was called with (§8.64), passed on. */
+  readonly upstreamToken?: string;
   /** Thumbprint of the key the auth token must be bound to. */
   readonly agentJkt: string;
   /** The directed `sub` of the person token the resource token names. */
@@ -228,6 +230,7 @@ export function createFederation(ctx: ServerContext, options: FederationOptions)
         resource_token: request.resourceToken,
         agent_token: request.agentToken,
         ...(request.subagentToken === undefined ? {} : { subagent_token: request.subagentToken }),
+        ...(request.upstreamToken === undefined ? {} : { upstream_token: request.upstreamToken }),
       });
       let waited = 0;
       for (let step = 0; ; step += 1) {
