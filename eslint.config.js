@@ -34,6 +34,12 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI's launcher is CommonJS (packages/cli/bin/package.json): it must run before anything uses the thread pool.
+    files: ['packages/cli/bin/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/test/**/*.ts', 'test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -20,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { childEnv, threadPool } from './lib/child-env.mjs';
 import { load, loadGenerator } from './lib/load.mjs';
 
 const args = process.argv.slice(2);
@@ -108,7 +109,7 @@ if (childRole !== undefined) {
 function startChild(role, ...extra) {
   // TESSERA_BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") goes to the gateway's process, for profiling.
   const nodeArgs = role === 'gateway' ? (process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean) : [];
-  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), '--child', role, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), '--child', role, ...extra], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (d) => {
@@ -132,7 +133,7 @@ async function main() {
   const warm = Math.min(2, seconds);
   if (3 * (seconds + warm) + 5 > 60) throw new Error('the run must fit in the 60 s signature window: lower --seconds');
   const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
-  log(`load generator: ${loadGenerator}`);
+  log(`load generator: ${loadGenerator}; server processes with UV_THREADPOOL_SIZE=${threadPool}`);
   const { createSigner, generateKeyPair, mintAuthToken, signAAuthRequest } = await import('@tessera/protocol');
 
   const [agentJwk, psJwk, resourceJwk] = await Promise.all([generateKeyPair('Ed25519', 'agent-1'), generateKeyPair('Ed25519', 'ps-1'), generateKeyPair('Ed25519', 'resource-1')]);

@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeClaims, makeAgent, resourceToken, startMockin, wellKnownServer } from './lib/peers.mjs';
+import { childEnv, threadPool } from './lib/child-env.mjs';
 import { load, loadGenerator } from './lib/load.mjs';
 
 const args = process.argv.slice(2);
@@ -28,10 +29,10 @@ const opt = (name, fallback) => {
 const seconds = opt('--seconds', quick ? 1 : 10);
 const connections = opt('--connections', 32);
 const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
-log(`load generator: ${loadGenerator}`);
+log(`load generator: ${loadGenerator}; server processes with UV_THREADPOOL_SIZE=${threadPool}`);
 
 async function startTessera() {
-  const child = spawn(process.execPath, [...(process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./lib/tessera-harness.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./lib/tessera-harness.mjs', import.meta.url))], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (d) => {

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -207,6 +208,29 @@ describe('the built binary', () => {
     expect(JSON.parse(stdout).alg).toBe('Ed25519');
     const failed = await exec(process.execPath, [bin, 'keygen', '--alg', 'none']).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBe(2);
+  });
+});
+
+describe("the thread pool of a tessera process", () => {
+  it('is cores − 1 threads, at least 1 and at most 4, unless UV_THREADPOOL_SIZE is set', async () => {
+    const require = createRequire(import.meta.url);
+    const { threadPoolSize } = require('../bin/thread-pool.js') as { threadPoolSize: (cores: number) => number };
+    expect([1, 2, 3, 4, 5, 8, 64].map(threadPoolSize)).toEqual([1, 1, 2, 3, 4, 4, 4]);
+    expect(threadPoolSize(0)).toBe(1);
+
+    // The shim sets it before the command runs; a preload reports what the process ended with.
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-pool-'));
+    const report = join(dir, 'report.cjs');
+    await writeFile(report, "process.on('exit', () => process.stderr.write('UV_THREADPOOL_SIZE=' + process.env.UV_THREADPOOL_SIZE + '\\n'));\n");
+    const bin = fileURLToPath(new URL('../bin/tessera.js', import.meta.url));
+    const exec = promisify(execFile);
+    const env = { ...process.env };
+    delete env['UV_THREADPOOL_SIZE'];
+    const sized = await exec(process.execPath, ['--require', report, bin, 'keygen'], { env });
+    expect(sized.stderr).toContain(`UV_THREADPOOL_SIZE=${threadPoolSize(availableParallelism())}\n`);
+    const chosen = await exec(process.execPath, ['--require', report, bin, 'keygen'], { env: { ...env, UV_THREADPOOL_SIZE: '7' } });
+    expect(chosen.stderr).toContain('UV_THREADPOOL_SIZE=7\n');
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
