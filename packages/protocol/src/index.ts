@@ -43,6 +43,7 @@ export * from './tokens/index.js';
 export * from './identifiers.js';
 export * from './interaction-code.js';
 export * from './mission.js';
+export * from './login-request.js';
 
 // Metadata, discovery, egress, replay
 export * from './metadata/index.js';

@@ -15,6 +15,7 @@ export * from './metadata.js';
 export { verifyMessage, verifyRequest, readBody, requestHeaderLines, DEFAULT_MAX_BODY_BYTES } from './verify-request.js';
 export type { ResourceContext, SessionRequiredInfo, VerifiedAgent, VerifiedPerson, VerifiedIdentity, VerifyRequestResult } from './verify-request.js';
 export * from './authorization-endpoint.js';
+export * from './login-endpoint.js';
 export * from './deferred-auth-token.js';
 export * from './resource.js';
 export { MemoryReplayCache, type ReplayCache } from '@tessera/protocol';

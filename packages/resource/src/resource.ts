@@ -8,6 +8,7 @@
  */
 import { AAuthError, type AccessMode, type HttpRequestMessage, type JwkSet, type ResourceMetadata } from '@tessera/protocol';
 import { handleAuthorizationRequest, type AuthorizationEndpointOptions } from './authorization-endpoint.js';
+import { handleLoginRequest, type LoginEndpointOptions } from './login-endpoint.js';
 import { createDeferredAuthToken, type DeferredAuthToken, type DeferredAuthTokenOptions } from './deferred-auth-token.js';
 import { DEFAULT_JWKS_PATH, jwksResponse, metadataResponse, resolveUrl, resourceJwks, resourceMetadata, RESOURCE_METADATA_PATH } from './metadata.js';
 import { definePolicy, type RoutePolicy } from './policy.js';
@@ -25,7 +26,10 @@ export interface CreateResourceOptions extends ResourceContext {
   readonly authorizationEndpoint?: string;
   /** Path (or absolute URL) of the JWKS; default `/.well-known/jwks.json`. */
   readonly jwksUri?: string;
+  /** Path (or absolute URL) of the login endpoint, published as `login_endpoint`; `handle` serves it with `login`. */
   readonly loginEndpoint?: string;
+  /** Third-party login at `loginEndpoint` (§8.62): how `ps` is discovered, and the application's sign-in. */
+  readonly login?: LoginEndpointOptions;
   readonly revocationEndpoint?: string;
   /** `accept_signature_algs` (default: `acceptAlgorithms` when given). */
   readonly acceptSignatureAlgs?: readonly string[];
@@ -45,8 +49,8 @@ export interface Resource {
   /** The authorization endpoint handler (POST, person token). */
   authorize(request: Request): Promise<Response>;
   /**
-   * Serves this resource's own endpoints — metadata, JWKS, authorization endpoint — or `undefined` when the
-   * request is for none of them (mount it in front of your routes).
+   * Serves this resource's own endpoints — metadata, JWKS, authorization endpoint, login endpoint (with `login`) — or
+   * `undefined` when the request is for none of them (mount it in front of your routes).
    */
   handle(request: Request): Promise<Response | undefined>;
   /** Mints a resource token for a verified person token (§8.24). */
@@ -73,6 +77,9 @@ export function createResource(options: CreateResourceOptions): Resource {
   if (options.authorizationEndpoint !== undefined && signer === undefined) {
     throw new AAuthError('invalid_argument', { detail: 'an authorization endpoint needs a signer for resource tokens' });
   }
+  if (options.login !== undefined && options.loginEndpoint === undefined) {
+    throw new AAuthError('invalid_argument', { detail: 'login needs loginEndpoint: the path it is published and served at' });
+  }
   const metadata = resourceMetadata({
     issuer,
     hasKeys: signer !== undefined,
@@ -97,6 +104,7 @@ export function createResource(options: CreateResourceOptions): Resource {
     metadata: RESOURCE_METADATA_PATH,
     jwks: signer === undefined ? undefined : new URL(resolveUrl(issuer, jwksUri)).pathname,
     authorize: options.authorizationEndpoint === undefined ? undefined : pathOf(options.authorizationEndpoint),
+    login: options.login === undefined || options.loginEndpoint === undefined ? undefined : pathOf(options.loginEndpoint),
   };
   const needStore = () => {
     if (options.sessionStore === undefined) throw new AAuthError('invalid_argument', { detail: 'session tokens need a sessionStore' });
@@ -117,6 +125,7 @@ export function createResource(options: CreateResourceOptions): Resource {
       if (path === paths.metadata && (method === 'GET' || method === 'HEAD')) return metadataResponse(metadata);
       if (paths.jwks !== undefined && path === paths.jwks && (method === 'GET' || method === 'HEAD')) return jwksResponse(jwks);
       if (paths.authorize !== undefined && path === paths.authorize) return resource.authorize(request);
+      if (paths.login !== undefined && options.login !== undefined && path === paths.login) return handleLoginRequest(request, issuer, options.login);
       return undefined;
     },
     issueResourceToken(input) {
