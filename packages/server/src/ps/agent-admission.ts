@@ -25,7 +25,7 @@ import {
 } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import type { Agent, Resource } from '../store/schema.js';
-import { isAgentProviderTrusted, isResourceTrusted, readTrustPolicy } from '../registry/trust-policy.js';
+import { isAgentProviderTrusted, isResourceTrusted, readTrustPolicy, type TrustPolicy } from '../registry/trust-policy.js';
 import type { Executor } from '../store/store.js';
 
 /**
@@ -33,9 +33,9 @@ import type { Executor } from '../store/store.js';
  * for the first time is registered (in its own transaction, audited `agent.registered`); call it outside a
  * transaction.
  */
-export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClaims, 'iss' | 'sub'>): Promise<Agent> {
+export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClaims, 'iss' | 'sub'>, policy?: TrustPolicy): Promise<Agent> {
   const db = ctx.store.db;
-  const policy = await readTrustPolicy(db);
+  policy ??= await readTrustPolicy(db);
   if (!isAgentProviderTrusted(policy, claims.iss)) {
     throw new AAuthError('invalid_agent_token', { detail: 'the agent provider is not trusted by this Person Server' });
   }
@@ -77,10 +77,11 @@ export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClai
 
 /**
  * Admits a resource under the trust policy and the resource registry; returns its registry row when there is one.
- * `code` is the error to refuse with (`invalid_resource_token` at the auth token endpoint).
+ * `code` is the error to refuse with (`invalid_resource_token` at the auth token endpoint). `policy`: the one this
+ * request already read (`CallingAgent.trustPolicy`), so a token request reads it once.
  */
-export async function admitResource(ctx: ServerContext, resource: string, code: ProblemErrorCode, db: Executor = ctx.store.db): Promise<Resource | undefined> {
-  const policy = await readTrustPolicy(db);
+export async function admitResource(ctx: ServerContext, resource: string, code: ProblemErrorCode, db: Executor = ctx.store.db, policy?: TrustPolicy): Promise<Resource | undefined> {
+  policy ??= await readTrustPolicy(db);
   if (!isResourceTrusted(policy, resource)) {
     throw new AAuthError(code, { detail: 'the resource is not trusted by this Person Server' });
   }
@@ -138,6 +139,8 @@ export interface CallingAgent {
   readonly notAfter: number;
   /** The person the agent is bound to, when it is. */
   readonly personId: string | null;
+  /** The trust policy this request was admitted under (read once per request, also for `admitResource`). */
+  readonly trustPolicy: TrustPolicy;
 }
 
 /**
@@ -154,9 +157,10 @@ export async function admitCallingAgent(ctx: ServerContext, aauth: VerifiedAAuth
     throw new AAuthError('invalid_agent_token', { detail: 'a sub-agent token cannot sign requests to the Person Server; the parent sends it as subagent_token' });
   }
   await refuseRevokedAgentToken(db, signer);
-  const signerRow = await admitAgent(ctx, signer);
+  const trustPolicy = await readTrustPolicy(db);
+  const signerRow = await admitAgent(ctx, signer, trustPolicy);
   if (subagentToken === undefined || subagentToken === null) {
-    return { signer, signerJkt: aauth.jkt, agent: signerRow, cnfJwk: signer.cnf.jwk, agentJkt: aauth.jkt, notAfter: signer.exp, personId: signerRow.person_id };
+    return { signer, signerJkt: aauth.jkt, agent: signerRow, cnfJwk: signer.cnf.jwk, agentJkt: aauth.jkt, notAfter: signer.exp, personId: signerRow.person_id, trustPolicy };
   }
   if (typeof subagentToken !== 'string' || subagentToken.length === 0) throw new AAuthError('invalid_request', { detail: 'subagent_token must be a string' });
   let sub: AgentTokenClaims;
@@ -170,7 +174,7 @@ export async function admitCallingAgent(ctx: ServerContext, aauth: VerifiedAAuth
   if (sub.parent_agent !== signer.sub) throw new AAuthError('invalid_agent_token', { detail: 'subagent_token: parent_agent does not name the signing agent' });
   if (sub.iss !== signer.iss) throw new AAuthError('invalid_agent_token', { detail: "subagent_token: issued by another agent provider than the parent's" });
   if (await isRevoked(db, sub.iss, sub.jti)) throw new AAuthError('invalid_agent_token', { detail: 'subagent_token has been revoked' });
-  const subRow = await admitAgent(ctx, sub);
+  const subRow = await admitAgent(ctx, sub, trustPolicy);
   if (subRow.person_id !== null && signerRow.person_id !== null && subRow.person_id !== signerRow.person_id) {
     throw new AAuthError('invalid_agent_token', { detail: 'the sub-agent is bound to another person than its parent' });
   }
@@ -183,5 +187,6 @@ export async function admitCallingAgent(ctx: ServerContext, aauth: VerifiedAAuth
     agentJkt: await jwkThumbprint(sub.cnf.jwk),
     notAfter: Math.min(signer.exp, sub.exp),
     personId: subRow.person_id ?? signerRow.person_id,
+    trustPolicy,
   };
 }

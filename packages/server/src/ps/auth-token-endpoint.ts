@@ -182,7 +182,7 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
             ...(upstream === undefined ? {} : { upstream_token: body['upstream_token'] as string }),
           };
     const resource = claims.iss;
-    await admitResource(ctx, resource, 'invalid_resource_token');
+    await admitResource(ctx, resource, 'invalid_resource_token', ctx.store.db, caller.trustPolicy);
 
     // The person token was issued to this agent, for this person (AAuth §Security: one person per agent).
     if (record.agent_id !== caller.agent.id) throw new AAuthError('invalid_resource_token', { detail: 'the person token it names was issued to another agent' });

@@ -165,7 +165,7 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
     // Call chaining (§8.64): with `upstream_token` the person is the upstream token's, and the token ends with it.
     const upstream = await readUpstreamToken(ctx, body, admitted);
     const caller = chainedCaller(admitted, upstream);
-    await admitResource(ctx, resource, 'invalid_request');
+    await admitResource(ctx, resource, 'invalid_request', ctx.store.db, caller.trustPolicy);
     const mission = missionS256 === undefined ? undefined : await requireActiveMission(ctx, missionS256, missionOwner(caller));
     // §Person Token Structure: never past the mission's `expires_at`.
     const notAfter = capAtMission(caller.notAfter, mission);
