@@ -97,10 +97,12 @@ export interface Received {
 
 /**
  * A plain upstream that knows nothing of AAuth: it echoes what it received as JSON. `/sse` sends one event,
- * then waits for `release()` before the second and the end. `/slow` never answers.
+ * then waits for `release()` before the second and the end. `/slow` never answers; `closed` lists the `/slow` requests
+ * whose connection the gateway closed.
  */
-export async function startUpstream(): Promise<{ url: string; calls: Received[]; release: () => void; close: () => Promise<void> }> {
+export async function startUpstream(): Promise<{ url: string; calls: Received[]; closed: string[]; release: () => void; close: () => Promise<void> }> {
   const calls: Received[] = [];
+  const closed: string[] = [];
   let release: () => void = () => undefined;
   const gate = () => new Promise<void>((resolve) => (release = resolve));
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -121,7 +123,10 @@ export async function startUpstream(): Promise<{ url: string; calls: Received[];
         void gate().then(() => res.end('data: second\n\n'));
         return;
       }
-      if (req.url?.startsWith('/slow') === true) return;
+      if (req.url?.startsWith('/slow') === true) {
+        res.once('close', () => closed.push(req.url ?? ''));
+        return;
+      }
       const body = JSON.stringify(received);
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'plain', connection: 'keep-alive, x-hop', 'x-hop': 'drop me' });
       res.end(body);
@@ -132,6 +137,7 @@ export async function startUpstream(): Promise<{ url: string; calls: Received[];
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    closed,
     release: () => release(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -11,6 +11,12 @@ let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let gateway: Gateway;
 let base: string;
 
+/** Waits (polling, at most 10 s) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(condition()).toBe(true);
+}
+
 async function send(s: Signed, extra: Record<string, string> = {}, body: string | undefined = s.body): Promise<Response> {
   return fetch(s.url, { method: s.method, headers: { ...s.headers, ...extra }, ...(body === undefined ? {} : { body }) });
 }
@@ -204,6 +210,29 @@ describe('reverse proxy', () => {
     const res = await send(await sign('GET', `${base}/slow/x`, await agentToken()));
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: string }).error).toBe('gateway_timeout');
+  });
+
+  it('a client gone before the upstream answers cancels the upstream request (well before the upstream timeout)', async () => {
+    const patient = await createGateway(
+      parseGatewayConfig(
+        { issuer: RESOURCE, signingKeyFile: 'unused.jwk', replayCache: false, upstreamTimeoutMs: 60_000, routes: [{ pathPrefix: '/slow', upstream: upstream.url, policy: { mode: 'agent-token' } }] },
+        'test-gateway.json',
+      ),
+      { signer: await import('@tessera/protocol').then(async (p) => p.createSigner((await keys()).resourceJwk)), resolveKey: await resolver() },
+    );
+    const url = (await patient.listen(0, '127.0.0.1')).url;
+    try {
+      const s = await sign('GET', `${url}/slow/cancel-me`, await agentToken());
+      const client = new AbortController();
+      const pending = fetch(s.url, { headers: s.headers, signal: client.signal }).catch((e: unknown) => e);
+      await until(() => upstream.calls.some((c) => c.url === '/slow/cancel-me'));
+      expect(upstream.closed).not.toContain('/slow/cancel-me');
+      client.abort();
+      await pending;
+      await until(() => upstream.closed.includes('/slow/cancel-me')); // the 60 s upstream timeout never comes into it
+    } finally {
+      await patient.close();
+    }
   });
 
   it('serves the resource metadata and JWKS', async () => {
