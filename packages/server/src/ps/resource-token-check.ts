@@ -23,7 +23,7 @@ import {
 import type { Selectable } from 'kysely';
 import type { ServerContext } from '../context.js';
 import type { PersonTokenRecordsTable } from '../store/schema.js';
-import { isRevoked } from './agent-admission.js';
+import { revokedAmong } from './agent-admission.js';
 
 export type PersonTokenRecord = Selectable<PersonTokenRecordsTable>;
 
@@ -72,8 +72,14 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   if (claims.agent_jkt !== expectedAgentJkt) throw invalid('agent_jkt does not match the key that signed this request');
   if (claims.r3_uri !== undefined) throw invalid('R3 resource tokens are not supported by this Person Server');
   if (claims.interaction !== undefined) throw invalid('resource-initiated interaction is not supported by this Person Server yet');
-  // AAuth §Revocation Cascade: the recipient MUST NOT issue an auth token against a withdrawn resource token.
-  if (await isRevoked(ctx.store.db, claims.iss, claims.jti)) throw invalid('the resource token has been revoked by its resource');
+  // AAuth §Revocation Cascade: the recipient MUST NOT issue an auth token against a withdrawn resource token — nor
+  // against a revoked person token. Both looked up at once: the person token is `(ps, presented_jti)`, which the record
+  // below must match.
+  const revoked = await revokedAmong(ctx.store.db, [
+    [claims.iss, claims.jti],
+    [claims.ps, claims.presented_jti],
+  ]);
+  if (revoked.has(`${claims.iss}\n${claims.jti}`)) throw invalid('the resource token has been revoked by its resource');
 
   // Step 3: the presented person token, from this PS's records.
   const now = Math.floor(ctx.now());
@@ -104,7 +110,8 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   }
   if (record.resource !== claims.iss) throw invalid('the person token it names was issued for another resource');
   if (record.agent_jkt !== expectedAgentJkt) throw invalid('the person token it names was issued to another key');
-  if (await isRevoked(ctx.store.db, record.ps, record.jti)) throw invalid('the person token it names has been revoked: obtain a fresh person token');
+  // `record.ps` = `claims.ps` (checked above) and `record.jti` = `presented_jti` (looked up by it).
+  if (revoked.has(`${record.ps}\n${record.jti}`)) throw invalid('the person token it names has been revoked: obtain a fresh person token');
   if (record.exp <= now) throw invalid('the person token it names has expired: obtain a fresh person token, then a fresh resource token');
 
   const scopes = scopeList(claims.scope);
