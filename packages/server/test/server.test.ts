@@ -182,6 +182,36 @@ describe('edge middleware', () => {
     expect(ap.status).toBe(413);
   });
 
+  it('over a socket: a declared Content-Length over 64 KiB → 413 from the headers alone; a streamed body over it → 413; a small body reaches the endpoint', async () => {
+    const server = await boot(await productionConfig('sqlite'));
+    const running = await listen(server, { ps: 0, ap: 0, addresses: ['127.0.0.1'] });
+    const send = (headers: Record<string, string>, chunks: string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${running.urls.ps}/token`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      });
+    try {
+      // Declared too large: answered before a byte of the body is sent.
+      const declared = await send({ 'content-length': String(65 * 1024) }, []);
+      expect(declared.status).toBe(413);
+      expect(JSON.parse(declared.body)).toMatchObject({ error: 'invalid_request' });
+      // Streamed (chunked) past the limit: counted as it arrives.
+      const streamed = await send({ 'transfer-encoding': 'chunked' }, Array.from({ length: 5 }, () => 'x'.repeat(16 * 1024)));
+      expect(streamed.status).toBe(413);
+      // A small body is read and reaches the endpoint, which refuses it for being unsigned.
+      const small = await send({ 'content-length': '2' }, ['{}']);
+      expect(small.status).toBe(401);
+    } finally {
+      await running.close();
+    }
+  });
+
   it('keeps a well-formed incoming x-request-id and replaces a malformed one', async () => {
     const server = await boot(await productionConfig('sqlite'));
     const kept = await server.ap.request('https://ap.example/.well-known/aauth-agent.json', { headers: { 'x-request-id': 'proxy-id-123' } });
