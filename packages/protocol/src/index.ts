@@ -44,6 +44,7 @@ export * from './identifiers.js';
 export * from './interaction-code.js';
 export * from './mission.js';
 export * from './login-request.js';
+export { pooledRandomBytes, pooledRandomHex } from './random-pool.js';
 
 // Metadata, discovery, egress, replay
 export * from './metadata/index.js';

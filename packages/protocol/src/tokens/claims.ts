@@ -5,6 +5,7 @@
  * The same checks serve minting (code `invalid_argument`: the caller built a bad token) and verification
  * (code `invalid_jwt`: a peer sent one).
  */
+import { pooledRandomHex } from '../random-pool.js';
 import { AAuthError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { isJsonObject, validatePublicJwk } from '../crypto/jwk.js';
@@ -165,12 +166,9 @@ export function issueTimes(options: MintOptions, defaultTtl: number, cap: number
   return { iat, exp };
 }
 
-/** A random `jti`: 128 bits from the CSPRNG, hex. */
+/** A random `jti`: 128 bits from the CSPRNG (pooled: a `jti` is public), hex. */
 export function randomJti(): string {
-  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
+  return pooledRandomHex(16);
 }
 
 /** `T` without its index signature, keeping the named members and their modifiers. */

@@ -3,10 +3,10 @@
  * data directory) is the embedded default; PostgreSQL is the scale-out implementation. Every state change
  * runs in a transaction (`store.transaction`), so a crash loses nothing that was acknowledged.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database as SQLiteDatabase, Statement as SQLiteStatement } from 'better-sqlite3';
+import { pooledRandomHex } from '@tessera/protocol';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
@@ -91,7 +91,7 @@ export class Store {
 
 /** Formats an audit id from milliseconds and a sequence number (32 hex digits). */
 export function auditId(ms: number, seq: number): string {
-  return ms.toString(16).padStart(12, '0') + (seq & 0xffff).toString(16).padStart(4, '0') + randomBytes(8).toString('hex');
+  return ms.toString(16).padStart(12, '0') + (seq & 0xffff).toString(16).padStart(4, '0') + pooledRandomHex(8);
 }
 
 /** Opens (and migrates) a store. */
