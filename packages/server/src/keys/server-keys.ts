@@ -5,6 +5,7 @@
  */
 import { createSigner, generateKeyPair, jwksDocument, publicJwkOf, type JwkSet, type PrivateJwk, type Signer } from '@tessera/protocol';
 import type { Executor, Store } from '../store/store.js';
+import { prepared } from '../store/prepared.js';
 
 export type KeyRole = 'ps' | 'ap' | 'as';
 
@@ -13,6 +14,11 @@ export type KeyRole = 'ps' | 'ap' | 'as';
 export const DEFAULT_PUBLISH_AHEAD_SECONDS = 300;
 /** The longest lifetime of anything a server key signs (agent tokens, 24 h). */
 export const MAX_SIGNED_LIFETIME_SECONDS = 24 * 3600;
+
+/** The newest key of a role whose `active_from` has passed (compiled once: see store/prepared.ts; every token signs). */
+const selectActiveKey = prepared(2, (db, role: KeyRole, now: number) =>
+  db.selectFrom('signing_keys').selectAll().where('role', '=', role).where('active_from', '<=', now).orderBy('active_from', 'desc').orderBy('created_at', 'desc').limit(1),
+);
 
 export class ServerKeys {
   readonly #store: Store;
@@ -41,14 +47,7 @@ export class ServerKeys {
    */
   async signer(role: KeyRole, executor: Executor = this.#store.db): Promise<Signer> {
     const now = Math.floor(this.#now());
-    const row = await executor
-      .selectFrom('signing_keys')
-      .selectAll()
-      .where('role', '=', role)
-      .where('active_from', '<=', now)
-      .orderBy('active_from', 'desc')
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
+    const row = (await selectActiveKey(executor, role, now))[0];
     if (!row) throw new Error(`no active ${role} signing key; run migrations and key setup first`);
     let signer = this.#signers.get(row.kid);
     if (!signer) {

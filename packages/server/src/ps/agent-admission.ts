@@ -27,6 +27,7 @@ import type { ServerContext } from '../context.js';
 import type { Agent, Resource } from '../store/schema.js';
 import { isAgentProviderTrusted, isResourceTrusted, readTrustPolicy, type TrustPolicy } from '../registry/trust-policy.js';
 import type { Executor } from '../store/store.js';
+import { prepared } from '../store/prepared.js';
 
 /**
  * The agent's registry row after admission: trusted provider, active, same provider as registered. An agent seen
@@ -39,7 +40,7 @@ export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClai
   if (!isAgentProviderTrusted(policy, claims.iss)) {
     throw new AAuthError('invalid_agent_token', { detail: 'the agent provider is not trusted by this Person Server' });
   }
-  let agent = await db.selectFrom('agents').selectAll().where('id', '=', claims.sub).executeTakeFirst();
+  let agent = (await selectAgent(db, claims.sub))[0];
   if (!agent) {
     const now = Math.floor(ctx.now());
     await ctx.store.transaction(async (trx) => {
@@ -85,28 +86,33 @@ export async function admitResource(ctx: ServerContext, resource: string, code: 
   if (!isResourceTrusted(policy, resource)) {
     throw new AAuthError(code, { detail: 'the resource is not trusted by this Person Server' });
   }
-  const row = await db.selectFrom('resources').selectAll().where('id', '=', resource).executeTakeFirst();
+  const row = (await selectResource(db, resource))[0];
   if (row && row.status !== 'active') throw new AAuthError(code, { detail: 'the resource is disabled at this Person Server' });
   return row;
 }
 
+// The admission queries of every token request, compiled once (see store/prepared.ts).
+const selectAgent = prepared(1, (db, id: string) => db.selectFrom('agents').selectAll().where('id', '=', id));
+const selectResource = prepared(1, (db, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id));
+const selectRevocation = prepared(2, (db, iss: string, jti: string) => db.selectFrom('revocations').select('jti').where('iss', '=', iss).where('jti', '=', jti));
+const selectRevocationsOfTwo = prepared(4, (db, iss1: string, jti1: string, iss2: string, jti2: string) =>
+  db
+    .selectFrom('revocations')
+    .select(['iss', 'jti'])
+    .where((eb) => eb.or([eb.and([eb('iss', '=', iss1), eb('jti', '=', jti1)]), eb.and([eb('iss', '=', iss2), eb('jti', '=', jti2)])])),
+);
+
 /** True when `(iss, jti)` of the presented agent token is revoked (AAuth §Token Revocation; §8.61). */
 export async function isRevoked(db: Executor, iss: string, jti: string): Promise<boolean> {
-  const row = await db.selectFrom('revocations').select('jti').where('iss', '=', iss).where('jti', '=', jti).executeTakeFirst();
-  return row !== undefined;
+  return (await selectRevocation(db, iss, jti)).length > 0;
 }
 
 /**
- * Which of `tokens` are revoked, in one query (the auth token endpoint checks a resource token and the person token it
- * names together). Answers `[iss, jti]` pairs as `iss + "\n" + jti` keys.
+ * Which of two tokens are revoked, in one query (the auth token endpoint checks a resource token and the person token
+ * it names together). Answers `iss + "\n" + jti` keys.
  */
-export async function revokedAmong(db: Executor, tokens: readonly (readonly [iss: string, jti: string])[]): Promise<ReadonlySet<string>> {
-  if (tokens.length === 0) return new Set();
-  const rows = await db
-    .selectFrom('revocations')
-    .select(['iss', 'jti'])
-    .where((eb) => eb.or(tokens.map(([iss, jti]) => eb.and([eb('iss', '=', iss), eb('jti', '=', jti)]))))
-    .execute();
+export async function revokedOfTwo(db: Executor, a: readonly [iss: string, jti: string], b: readonly [iss: string, jti: string]): Promise<ReadonlySet<string>> {
+  const rows = await selectRevocationsOfTwo(db, a[0], a[1], b[0], b[1]);
   return new Set(rows.map((r) => `${r.iss}\n${r.jti}`));
 }
 

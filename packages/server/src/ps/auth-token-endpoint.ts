@@ -21,6 +21,7 @@ import { signedRequest, type SignedRequestVariables } from '../http/signed-reque
 import { findStandingGrant } from '../store/grants.js';
 import type { Federation } from './federation.js';
 import { fromJson, type Executor } from '../store/store.js';
+import { prepared } from '../store/prepared.js';
 import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { PS_PATHS } from './metadata.js';
@@ -78,6 +79,13 @@ export interface AuthTokenIssue {
   readonly actor: string;
 }
 
+/** The issuance record of an auth token (compiled once: see store/prepared.ts). */
+const insertIssuedAuthToken = prepared(
+  8,
+  (db, iss: string, jti: string, sub: string, agentId: string, aud: string, scope: string | null, personId: string, exp: number) =>
+    db.insertInto('issued_tokens').values({ iss, jti, kind: 'auth_token', sub, agent_id: agentId, aud, scope, person_id: personId, exp, revoked_at: null }),
+);
+
 /**
  * Mints an auth token and records it in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction.
  * With the `profile` identity scope the person's `name` is added (AAuth §Scopes: identity scopes bring their claims).
@@ -108,21 +116,7 @@ export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: S
     { now: ctx.now, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
   );
   const { jti, exp } = mintedClaims(token);
-  await db
-    .insertInto('issued_tokens')
-    .values({
-      iss: ctx.ps.issuer,
-      jti,
-      kind: 'auth_token',
-      sub: input.sub,
-      agent_id: input.agentId,
-      aud: input.resource,
-      scope: scope.length === 0 ? null : scope,
-      person_id: input.personId,
-      exp,
-      revoked_at: null,
-    })
-    .execute();
+  await insertIssuedAuthToken(db, ctx.ps.issuer, jti, input.sub, input.agentId, input.resource, scope.length === 0 ? null : scope, input.personId, exp);
   await ctx.store.audit(
     {
       type: 'token.issued',

@@ -23,7 +23,8 @@ import {
 import type { Selectable } from 'kysely';
 import type { ServerContext } from '../context.js';
 import type { PersonTokenRecordsTable } from '../store/schema.js';
-import { revokedAmong } from './agent-admission.js';
+import { prepared } from '../store/prepared.js';
+import { revokedOfTwo } from './agent-admission.js';
 
 export type PersonTokenRecord = Selectable<PersonTokenRecordsTable>;
 
@@ -38,6 +39,9 @@ export interface CheckedResourceToken {
 }
 
 const invalid = (detail: string): AAuthError => new AAuthError('invalid_resource_token', { detail });
+
+/** The record of a presented person token still retained (compiled once: see store/prepared.ts). */
+const selectPersonTokenRecord = prepared(2, (db, jti: string, now: number) => db.selectFrom('person_token_records').selectAll().where('jti', '=', jti).where('retain_until', '>', now));
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into distinct values. */
 export function scopeList(scope: string | undefined): string[] {
@@ -75,20 +79,12 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   // AAuth §Revocation Cascade: the recipient MUST NOT issue an auth token against a withdrawn resource token — nor
   // against a revoked person token. Both looked up at once: the person token is `(ps, presented_jti)`, which the record
   // below must match.
-  const revoked = await revokedAmong(ctx.store.db, [
-    [claims.iss, claims.jti],
-    [claims.ps, claims.presented_jti],
-  ]);
+  const revoked = await revokedOfTwo(ctx.store.db, [claims.iss, claims.jti], [claims.ps, claims.presented_jti]);
   if (revoked.has(`${claims.iss}\n${claims.jti}`)) throw invalid('the resource token has been revoked by its resource');
 
   // Step 3: the presented person token, from this PS's records.
   const now = Math.floor(ctx.now());
-  const record = await ctx.store.db
-    .selectFrom('person_token_records')
-    .selectAll()
-    .where('jti', '=', claims.presented_jti)
-    .where('retain_until', '>', now)
-    .executeTakeFirst();
+  const record = (await selectPersonTokenRecord(ctx.store.db, claims.presented_jti, now))[0];
   if (!record) throw new AAuthError('unknown_person_token', { detail: 'presented_jti names no person token this Person Server issued' });
 
   const mismatched: string[] = [];

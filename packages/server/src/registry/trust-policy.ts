@@ -10,6 +10,7 @@
  */
 import type { ServerContext } from '../context.js';
 import { fromJson, toJson, type Executor } from '../store/store.js';
+import { prepared } from '../store/prepared.js';
 
 export const TRUST_POLICY_SETTING = 'trust_policy';
 
@@ -26,9 +27,12 @@ const CLOSED: TrustPolicy = Object.freeze({ mode: 'allowlist', agent_providers: 
 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
+/** A settings row by key (compiled once: see store/prepared.ts). */
+const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key));
+
 /** Reads the trust policy; `open` when none is set, nothing trusted when the stored value is malformed. */
 export async function readTrustPolicy(db: Executor): Promise<TrustPolicy> {
-  const row = await db.selectFrom('settings').select('value').where('key', '=', TRUST_POLICY_SETTING).executeTakeFirst();
+  const row = (await selectSetting(db, TRUST_POLICY_SETTING))[0];
   if (row === undefined) return DEFAULT_TRUST_POLICY;
   const value = fromJson<unknown>(row.value, undefined);
   if (typeof value !== 'object' || value === null) return CLOSED;

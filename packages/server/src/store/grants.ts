@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Grant } from './schema.js';
 import { fromJson, toJson, type Executor } from './store.js';
+import { prepared } from './prepared.js';
 
 export type GrantKind = Grant['kind'];
 
@@ -28,19 +29,31 @@ export async function createGrant(db: Executor, grant: NewGrant, now: number): P
   return row;
 }
 
+// Standing-grant look-ups, compiled once (see prepared.ts): every token request makes one.
+const selectLiveGrants = prepared(3, (db, agentId: string, resource: string, kind: GrantKind) =>
+  db.selectFrom('grants').selectAll().where('agent_id', '=', agentId).where('resource', '=', resource).where('kind', '=', kind).where('revoked_at', 'is', null),
+);
+const selectLiveGrantsOfPerson = prepared(4, (db, agentId: string, personId: string, resource: string, kind: GrantKind) =>
+  db
+    .selectFrom('grants')
+    .selectAll()
+    .where('agent_id', '=', agentId)
+    .where('person_id', '=', personId)
+    .where('resource', '=', resource)
+    .where('kind', '=', kind)
+    .where('revoked_at', 'is', null),
+);
+
 /**
  * A live standing grant of `kind` for this agent and resource that covers every scope in `scopes` (person-token
  * grants carry no scopes), given by `personId` when named — an intermediary in a call chain holds grants of several
  * people.
  */
 export async function findStandingGrant(db: Executor, q: { agentId: string; personId?: string; resource: string; kind: GrantKind; scopes?: readonly string[] }): Promise<Grant | undefined> {
-  let query = db.selectFrom('grants').selectAll().where('agent_id', '=', q.agentId);
-  if (q.personId !== undefined) query = query.where('person_id', '=', q.personId);
-  const rows = await query
-    .where('resource', '=', q.resource)
-    .where('kind', '=', q.kind)
-    .where('revoked_at', 'is', null)
-    .execute();
+  const rows =
+    q.personId === undefined
+      ? await selectLiveGrants(db, q.agentId, q.resource, q.kind)
+      : await selectLiveGrantsOfPerson(db, q.agentId, q.personId, q.resource, q.kind);
   const wanted = q.scopes ?? [];
   return rows.find((g) => {
     const have = new Set(fromJson<string[]>(g.scopes, []));

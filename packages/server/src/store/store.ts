@@ -10,6 +10,7 @@ import { pooledRandomHex } from '@tessera/protocol';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { prepared } from './prepared.js';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; /** A directory (the file is `tessera.db` in it), or `:memory:`. */ readonly dataDir: string }
@@ -28,6 +29,13 @@ export interface AuditInput {
 }
 
 export type Executor = Kysely<Database> | Transaction<Database>;
+
+/** Every audit event goes through here: compiled once (see prepared.ts). */
+const insertAuditEvent = prepared(
+  10,
+  (db, id: string, at: number, type: string, actor: string, agent: string | null, person: string | null, resource: string | null, scope: string | null, request_id: string | null, detail: string) =>
+    db.insertInto('audit_events').values({ id, at, type, actor, agent, person, resource, scope, request_id, detail }),
+);
 
 export class Store {
   readonly db: Kysely<Database>;
@@ -62,7 +70,7 @@ export class Store {
       request_id: event.requestId ?? null,
       detail: JSON.stringify(event.detail ?? {}),
     };
-    await executor.insertInto('audit_events').values(row).execute();
+    await insertAuditEvent(executor, row.id, row.at, row.type, row.actor, row.agent, row.person, row.resource, row.scope, row.request_id, row.detail);
   }
 
   /**
