@@ -2,7 +2,8 @@
  * Queries compiled once. Kysely builds a query's operation tree and compiles it to SQL on every call: in bench:ps that
  * was 15% of the Person Server's event loop. A hot query of fixed shape is written once with the query builder
  * (so it stays type-checked), compiled on first use per SQL dialect with a unique marker in place of each argument,
- * and every later call only binds its arguments to the compiled SQL.
+ * and every later call only binds its arguments to the compiled SQL. The SQL runs as a raw query, so Kysely plugins
+ * would not see it: the store configures none.
  */
 import { CompiledQuery, type Compilable } from 'kysely';
 import type { Executor } from './store.js';
