@@ -8,7 +8,11 @@
 //   (b) Tessera's full verification of an AAuth request (HTTP signature + agent-token JWT, keys already cached);
 //   (c) the same with a verified-token cache (the agent token's verification cached until its exp; the request
 //       signature, and so the cnf-to-signer binding, is still checked every time);
-//   (d) @hellocoop/httpsig verifying the same request.
+//   (d) @hellocoop/httpsig verifying the same request;
+//   (e) raw libsodium Ed25519 verifications per second on one core (sodium-native, which Tessera's Node importer uses
+//       for Ed25519 when it loads): the limit for the crypto Tessera actually runs. OpenSSL 3's EVP layer costs
+//       about as much per call as the curve arithmetic, so (e) is about twice (a); ratio_to_raw_libsodium (limit 0.5)
+//       says how much of the time Tessera spends outside the two verifications.
 // A request costs two Ed25519 verifications in (b), so ratio_to_raw has a limit of 0.5; (c) and (d) cost one.
 // Each phase runs requests one after another (concurrency 1), so no phase gains from the second core.
 // The last output line is one JSON object with the figures.
@@ -23,7 +27,8 @@ import {
   verifyAAuthRequest,
   VerifiedTokenCache,
 } from '@tessera/protocol';
-import { importNodeVerifyKey } from '@tessera/protocol/node';
+import { cryptoBackend, importNodeVerifyKey } from '@tessera/protocol/node';
+import { createRequire } from 'node:module';
 import { verify as httpsigVerify } from '@hellocoop/httpsig';
 
 const args = process.argv.slice(2);
@@ -97,6 +102,18 @@ const raw = () => {
   if (!nodeVerify(null, rawData, rawKey, rawSig)) throw new Error('raw verify failed');
 };
 
+// (e) raw libsodium Ed25519 verify (when sodium-native is installed), synchronous on one core.
+let sodium;
+try {
+  sodium = createRequire(import.meta.resolve('@tessera/protocol/node'))('sodium-native');
+} catch {
+  sodium = undefined;
+}
+const rawPublic = Buffer.from(publicJwkOf(agentJwk).x, 'base64url');
+const rawSodium = () => {
+  if (!sodium.crypto_sign_verify_detached(rawSig, rawData, rawPublic)) throw new Error('raw libsodium verify failed');
+};
+
 const options = { accept: ['aa-agent+jwt'], resolveKey, now, window: 3600, keyCache };
 const full = async () => {
   const r = await verifyAAuthRequest(request, options);
@@ -117,26 +134,30 @@ const peer = async () => {
 // Warm-up (JIT, caches), then the rounds.
 for (let i = 0; i < 300; i++) {
   raw();
+  if (sodium) rawSodium();
   await full();
   await cachedFull();
   await peer();
 }
-const samples = { raw: [], tessera: [], cached: [], httpsig: [] };
+const samples = { raw: [], tessera: [], cached: [], httpsig: [], sodium: [] };
 for (let r = 0; r < rounds; r++) {
   samples.raw.push(measureSync(raw));
   samples.tessera.push(await measureAsync(full));
   samples.cached.push(await measureAsync(cachedFull));
   samples.httpsig.push(await measureAsync(peer));
+  if (sodium) samples.sodium.push(measureSync(rawSodium));
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rawPerS = median(samples.raw);
 const tessera = median(samples.tessera);
 const cached = median(samples.cached);
 const httpsig = median(samples.httpsig);
+log(`Ed25519 in Tessera's Node importer: ${cryptoBackend()}`);
 log(`(a) raw node:crypto Ed25519 verify   ${rawPerS.toFixed(0).padStart(8)} /s`);
 log(`(b) tessera full verify              ${tessera.toFixed(0).padStart(8)} /s`);
 log(`(c) tessera verify, token cached     ${cached.toFixed(0).padStart(8)} /s`);
 log(`(d) @hellocoop/httpsig verify        ${httpsig.toFixed(0).padStart(8)} /s`);
+if (sodium) log(`(e) raw libsodium Ed25519 verify     ${median(samples.sodium).toFixed(0).padStart(8)} /s`);
 
 const ratio = (a, b) => median(samples[a].map((x, i) => x / samples[b][i]));
 const round = (x, d = 3) => Number(x.toFixed(d));
@@ -148,6 +169,14 @@ const result = {
   ratio_to_raw: round(ratio('tessera', 'raw')),
   cached_ratio_to_raw: round(ratio('cached', 'raw')),
   ratio_to_httpsig: round(ratio('tessera', 'httpsig')),
+  ...(sodium
+    ? {
+        raw_libsodium_verify_per_s: Math.round(median(samples.sodium)),
+        ratio_to_raw_libsodium: round(ratio('tessera', 'sodium')),
+        cached_ratio_to_raw_libsodium: round(ratio('cached', 'sodium')),
+      }
+    : {}),
+  ed25519: cryptoBackend(),
 };
 // Best-of figures (fastest round of each phase): interference only ever slows a round, so on a noisy machine these
 // show what the code itself does. Informative, on stderr; the JSON keeps the medians.

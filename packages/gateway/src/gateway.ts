@@ -22,7 +22,7 @@ import {
   type ReplayCache,
   type Signer,
 } from '@tessera/protocol';
-import { createNodeEgressFetch } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createVerifyThreads } from '@tessera/protocol/node';
 import { createResource, RESOURCE_METADATA_PATH, type Resource } from '@tessera/resource';
 import { sendFetchResponse } from '@tessera/resource/node';
 import type { GatewayConfig } from './config.js';
@@ -85,11 +85,16 @@ function rawHeaderLines(raw: readonly string[]): [string, string][] {
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const signer = options.signer ?? (config.signingKey === undefined ? undefined : await createSigner(config.signingKey));
+  // Ed25519 signature checks go to a worker thread in batches (libsodium), so the event loop keeps proxying; other
+  // algorithms use WebCrypto on the thread pool. Verifying on the event loop instead (node:crypto) had measured
+  // 2,473–2,479 req/s in bench:gateway against WebCrypto's 3,773–3,808; the batched worker beats both (docs/benchmarks.md).
+  const threads = createVerifyThreads();
   const resolveKey =
     options.resolveKey ??
     createKeyResolver({
       fetch: options.fetch ?? createNodeEgressFetch(config.development ? { allowHttp: true, allowLoopback: true } : {}),
       now,
+      importKey: threads.importKey,
       allowLoopbackHttp: config.development,
     });
   const tokenCache = options.tokenCache ?? (config.tokenCache ? new VerifiedTokenCache({ now, maxEntries: 10_000 }) : false);
@@ -98,11 +103,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     issuer: config.issuer,
     resolveKey,
     now,
-    // WebCrypto keys (the default importer): each signature check runs on the libuv thread pool, so under
-    // concurrent load the checks use the other cores while the event loop keeps proxying. The synchronous
-    // node:crypto importer is faster for one request at a time but holds the event loop for the whole check:
-    // bench:gateway (32 connections, 2 cores) measured 3,773–3,808 req/s with WebCrypto, 2,473–2,479 without.
-    keyCache: new VerifyKeyCache(),
+    keyCache: new VerifyKeyCache({ importKey: threads.importKey }),
     maxBodyBytes: config.maxBodyBytes,
     ...(signer === undefined ? {} : { signer }),
     ...(tokenCache === false ? {} : { tokenCache }),
@@ -205,6 +206,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
         server.closeAllConnections();
       });
       await upstreams.close();
+      await threads.close();
     },
   };
 }

@@ -3,6 +3,7 @@ import { AAuthError } from '../src/errors.js';
 import { b64urlDecode, b64urlEncode, utf8 } from '../src/base64url.js';
 import { jwksKeys, selectJwk, validatePublicJwk } from '../src/crypto/jwk.js';
 import { jwksDocument } from '../src/crypto/jwks.js';
+import { ED25519_SMALL_ORDER_ENCODINGS, isSmallOrderEd25519 } from '../src/crypto/ed25519-small-order.js';
 import { VerifyKeyCache, importVerifyKey } from '../src/crypto/verify-key.js';
 import { createSigner, generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
 import type { PrivateJwk, PublicJwk } from '../src/crypto/types.js';
@@ -252,5 +253,30 @@ describe('VerifyKeyCache', () => {
     expect(await asyncCodeOf(cache.get({ ...ED25519, x: 'AAAA' }))).toBe('invalid_key');
     expect(cache.size).toBe(0);
     expect(() => new VerifyKeyCache({ maxEntries: 0 })).toThrow(AAuthError);
+  });
+});
+
+describe('Ed25519 keys of small order', () => {
+  it('are refused with invalid_key, with the sign bit set or not', async () => {
+    for (const encoding of ED25519_SMALL_ORDER_ENCODINGS) {
+      for (const signBit of [0, 0x80]) {
+        const x = Uint8Array.from(encoding);
+        x[31] = x[31]! | signBit;
+        const jwk = { kty: 'OKP', crv: 'Ed25519', alg: 'Ed25519', x: b64urlEncode(x) };
+        expect(codeOf(() => validatePublicJwk(jwk))).toBe('invalid_key');
+        expect(await asyncCodeOf(importVerifyKey(jwk as PublicJwk))).toBe('invalid_key');
+      }
+    }
+  });
+
+  it('are the only ones refused: real keys and near misses pass', async () => {
+    expect(validatePublicJwk(ED25519).x).toBe(ED_X);
+    const publicJwk = publicJwkOf(await generateKeyPair('Ed25519', 'k'));
+    expect(validatePublicJwk(publicJwk).x).toBe(publicJwk.x);
+    for (const encoding of ED25519_SMALL_ORDER_ENCODINGS) {
+      const x = Uint8Array.from(encoding);
+      x[5] = x[5]! ^ 1;
+      expect(isSmallOrderEd25519(x)).toBe(false);
+    }
   });
 });

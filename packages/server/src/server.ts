@@ -25,7 +25,7 @@ import {
   type EgressPolicy,
   type FetchLike,
 } from '@tessera/protocol';
-import { createNodeEgressFetch, createNodeSigner } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createNodeSigner, importServerVerifyKey } from '@tessera/protocol/node';
 import { Hono, type Context, type ErrorHandler } from 'hono';
 import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
@@ -206,11 +206,11 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
     if (adminHash !== undefined) await storeAdminTokenHash(store, now, adminHash);
 
     const fetch = options.fetch ?? createNodeEgressFetch(egressPolicy(config));
-    // Verification keys use WebCrypto (the default importer): its work runs on the libuv thread pool, so under
-    // concurrent load verifications spread over the cores (bench:ps: 1,360 → 1,620 auth tokens/s). The synchronous
-    // node:crypto importer wins only one request at a time (bench:verify). Signing stays synchronous
-    // (createNodeSigner): it happens inside the issuance transaction, which must not wait on the thread pool.
-    const resolveKey = createKeyResolver({ fetch, now, allowLoopbackHttp: development });
+    // Verification keys: Ed25519 with libsodium on the event loop, cheaper than a thread-pool hop; other algorithms with
+    // WebCrypto on the libuv thread pool, so under concurrent load they spread over the cores (importServerVerifyKey).
+    // Signing is synchronous (createNodeSigner): it happens inside the issuance transaction, which must not wait on
+    // the thread pool.
+    const resolveKey = createKeyResolver({ fetch, now, importKey: importServerVerifyKey, allowLoopbackHttp: development });
     const ctx: ServerContext = {
       mode: config.mode,
       ps: identity(config.ps),
@@ -219,7 +219,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       keys,
       now,
       resolveKey,
-      keyCache: new VerifyKeyCache(),
+      keyCache: new VerifyKeyCache({ importKey: importServerVerifyKey }),
       tokenCache: new VerifiedTokenCache({ now, maxEntries: 10_000 }),
       log,
       allowLoopbackHttp: development,

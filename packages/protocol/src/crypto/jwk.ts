@@ -6,8 +6,10 @@
  *   `kty`/`crv` (Ed25519 ⇔ OKP/Ed25519, ES256 ⇔ EC/P-256, PS256 ⇔ RSA ≥ 2048 bits).
  * - Missing `alg`, `EdDSA`, `none`, `HS*`, symmetric `oct` keys, private members in a public key,
  *   kty/crv inconsistent with `alg`, or structurally incomplete keys → `invalid_key`.
+ * - Ed25519 keys of small order (a forged signature verifies under them: ed25519-small-order.ts) → `invalid_key`.
  * - Unknown `kty` or an algorithm this implementation cannot do → `unsupported_algorithm` with `acceptAlgorithms`.
  */
+import { isSmallOrderEd25519 } from './ed25519-small-order.js';
 import { AAuthError } from '../errors.js';
 import { b64urlDecode } from '../base64url.js';
 import { isForbiddenAlgorithm, isSupportedAlgorithm } from './algorithms.js';
@@ -88,7 +90,9 @@ export function validatePublicJwk(jwk: unknown): PublicJwk {
   switch (alg) {
     case 'Ed25519': {
       if (kty !== 'OKP' || jwk['crv'] !== 'Ed25519') throw invalidKey('alg Ed25519 requires kty OKP, crv Ed25519');
-      if (member(jwk, 'x').length !== 32) throw invalidKey('Ed25519 x must be 32 bytes');
+      const x = member(jwk, 'x');
+      if (x.length !== 32) throw invalidKey('Ed25519 x must be 32 bytes');
+      if (isSmallOrderEd25519(x)) throw invalidKey('Ed25519 x is a point of small order: signatures under it prove nothing');
       return Object.freeze({ kty, crv: 'Ed25519', x: jwk['x'] as string, alg, ...common });
     }
     case 'ES256': {

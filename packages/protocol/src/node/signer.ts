@@ -1,12 +1,15 @@
 /**
- * A `node:crypto` signer: the same `Signer` contract as the core's WebCrypto `createSigner`, signing synchronously
- * with a `KeyObject`. A server that signs inside a database transaction (minting a token and recording it) then
- * holds the transaction for the signature alone, not for a thread-pool round trip.
+ * A Node signer: the same `Signer` contract as the core's WebCrypto `createSigner`, signing synchronously on the
+ * calling thread (Ed25519 through libsodium when `sodium-native` loads, see `libsodium.ts`; else a `KeyObject`).
+ * A server that signs inside a database transaction (minting a token and recording it) then holds the transaction
+ * for the signature alone, not for a thread-pool round trip.
  */
 import { constants, createPrivateKey, sign as nodeSign, type JsonWebKey as NodeJsonWebKey, type KeyObject } from 'node:crypto';
 import { publicJwkOf } from '../crypto/signer.js';
 import type { PrivateJwk, Signer } from '../crypto/types.js';
+import { b64urlDecode } from '../base64url.js';
 import { AAuthError } from '../errors.js';
+import { libsodium } from './libsodium.js';
 
 export function createNodeSigner(privateJwk: PrivateJwk): Promise<Signer> {
   const publicJwk = publicJwkOf(privateJwk);
@@ -18,9 +21,25 @@ export function createNodeSigner(privateJwk: PrivateJwk): Promise<Signer> {
   }
   let sign: (data: Uint8Array) => Uint8Array;
   switch (publicJwk.alg) {
-    case 'Ed25519':
-      sign = (data) => nodeSign(null, data, key);
+    case 'Ed25519': {
+      const sodium = libsodium();
+      if (sodium === undefined) {
+        sign = (data) => nodeSign(null, data, key);
+        break;
+      }
+      // createPrivateKey accepted d and x; the key libsodium expands from the seed must be the JWK's own public key.
+      let prepared: ReturnType<typeof sodium.signerFromSeed>;
+      try {
+        prepared = sodium.signerFromSeed(b64urlDecode(privateJwk.d));
+      } catch (cause) {
+        return Promise.reject(new AAuthError('invalid_key', { detail: 'private key could not be imported', cause }));
+      }
+      if (!equalBytes(prepared.publicKey, b64urlDecode(publicJwk.x as string))) {
+        return Promise.reject(new AAuthError('invalid_key', { detail: 'the private key does not match its x' }));
+      }
+      sign = (data) => prepared.sign(data);
       break;
+    }
     case 'ES256': {
       // JOSE ES256 is raw r‖s (RFC 7518 §3.4): IEEE P1363, never DER.
       const k = { key, dsaEncoding: 'ieee-p1363' as const };
@@ -46,4 +65,11 @@ export function createNodeSigner(privateJwk: PrivateJwk): Promise<Signer> {
       },
     }),
   );
+}
+
+/** Public values only (both sides come from the caller's own JWK), so no constant-time compare is needed. */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -15,15 +15,38 @@ export const DEFAULT_PUBLISH_AHEAD_SECONDS = 300;
 /** The longest lifetime of anything a server key signs (agent tokens, 24 h). */
 export const MAX_SIGNED_LIFETIME_SECONDS = 24 * 3600;
 
-/** The newest key of a role whose `active_from` has passed (compiled once: see store/prepared.ts; every token signs). */
-const selectActiveKey = prepared(2, (db, role: KeyRole, now: number) =>
-  db.selectFrom('signing_keys').selectAll().where('role', '=', role).where('active_from', '<=', now).orderBy('active_from', 'desc').orderBy('created_at', 'desc').limit(1),
+/**
+ * How long a server trusts its last read of a role's keys before it reads them again. A rotation made by this
+ * process is seen at once; one made by another process (`tessera keys rotate`, another instance on PostgreSQL) within
+ * this time, which the default publish-ahead of 300 s exceeds, so every instance has seen the new key before it signs.
+ */
+export const KEY_REREAD_SECONDS = 30;
+
+/** The newest keys of a role that sign from `until` or before, newest `active_from` first (compiled once: prepared.ts). */
+const selectNewestKeys = prepared(2, (db, role: KeyRole, until: number) =>
+  db
+    .selectFrom('signing_keys')
+    .select(['kid', 'active_from', 'retired_at', 'private_jwk'])
+    .where('role', '=', role)
+    .where('active_from', '<=', until)
+    .orderBy('active_from', 'desc')
+    .orderBy('created_at', 'desc')
+    .limit(4),
 );
+
+interface KeyRow {
+  readonly kid: string;
+  readonly active_from: number;
+  readonly retired_at: number | null;
+  readonly private_jwk: string;
+}
 
 export class ServerKeys {
   readonly #store: Store;
   readonly #now: () => number;
   readonly #signers = new Map<string, Promise<Signer>>();
+  /** Each role's newest keys as last read, and when (this server's clock). */
+  readonly #keys = new Map<KeyRole, { readonly readAt: number; readonly rows: readonly KeyRow[] }>();
   readonly #createSigner: (jwk: PrivateJwk) => Promise<Signer>;
 
   /** `signerFactory`: how private keys become signers (the core's WebCrypto one by default; `createNodeSigner` in Node). */
@@ -38,16 +61,26 @@ export class ServerKeys {
     const existing = await this.#store.db.selectFrom('signing_keys').select('kid').where('role', '=', role).executeTakeFirst();
     if (existing) return;
     await this.#insert(role, Math.floor(this.#now()));
+    this.#keys.delete(role);
   }
 
   /**
-   * The signer to use now: the newest key whose `active_from` has passed. Inside a transaction pass it as
-   * `executor`: on SQLite the transaction holds the only connection, so a read outside it would wait forever.
-   * Imported signers are cached by kid, so each key is imported once.
+   * The signer to use now: the newest key whose `active_from` has passed. Every token a server issues signs, so the
+   * role's keys are read at most once per `KEY_REREAD_SECONDS` (and at once after a rotation here), not per token.
+   * Inside a transaction pass it as `executor`: on SQLite the transaction holds the only connection, so a read
+   * outside it would wait forever. Imported signers are cached by kid, so each key is imported once.
    */
   async signer(role: KeyRole, executor: Executor = this.#store.db): Promise<Signer> {
     const now = Math.floor(this.#now());
-    const row = (await selectActiveKey(executor, role, now))[0];
+    let cached = this.#keys.get(role);
+    let row = cached !== undefined && now >= cached.readAt && now - cached.readAt < KEY_REREAD_SECONDS ? activeKey(cached.rows, now) : undefined;
+    if (row === undefined) {
+      // Every key that may start signing before the next read, so the cache answers right as the clock moves on.
+      cached = { readAt: now, rows: await selectNewestKeys(executor, role, now + KEY_REREAD_SECONDS) };
+      this.#keys.set(role, cached);
+      // More than four keys due within the window (rotations seconds apart): ask for the one active now.
+      row = activeKey(cached.rows, now) ?? activeKey(await selectNewestKeys(executor, role, now), now);
+    }
     if (!row) throw new Error(`no active ${role} signing key; run migrations and key setup first`);
     let signer = this.#signers.get(row.kid);
     if (!signer) {
@@ -71,7 +104,7 @@ export class ServerKeys {
   async rotate(role: KeyRole, publishAheadSeconds = DEFAULT_PUBLISH_AHEAD_SECONDS): Promise<{ kid: string; activeFrom: number }> {
     const now = Math.floor(this.#now());
     const activeFrom = now + publishAheadSeconds;
-    return this.#store.transaction(async (trx) => {
+    const rotated = await this.#store.transaction(async (trx) => {
       await trx
         .updateTable('signing_keys')
         .set({ retired_at: activeFrom, expires_at: activeFrom + MAX_SIGNED_LIFETIME_SECONDS })
@@ -82,6 +115,9 @@ export class ServerKeys {
       await this.#store.audit({ type: 'key.rotated', actor: 'admin', detail: { role, kid, active_from: activeFrom } }, trx);
       return { kid, activeFrom };
     });
+    // After the commit, so no read of the old state can be cached in between.
+    this.#keys.delete(role);
+    return rotated;
   }
 
   async #insert(role: KeyRole, activeFrom: number, executor = this.#store.db): Promise<string> {
@@ -105,4 +141,19 @@ export class ServerKeys {
       .execute();
     return kid;
   }
+}
+
+/**
+ * The key that signs at `now` among `rows` (newest first): the newest whose `active_from` has passed and that has not
+ * retired (a key rotated with no publish-ahead starts in the same second as its predecessor retires); failing that,
+ * the newest whose `active_from` has passed.
+ */
+function activeKey(rows: readonly KeyRow[], now: number): KeyRow | undefined {
+  let fallback: KeyRow | undefined;
+  for (const row of rows) {
+    if (row.active_from > now) continue;
+    if (row.retired_at === null || row.retired_at > now) return row;
+    fallback ??= row;
+  }
+  return fallback;
 }

@@ -1,0 +1,193 @@
+/**
+ * Ed25519 verification on a worker thread, in batches.
+ *
+ * A proxy or server whose event loop is its bottleneck (bench:gateway, bench:ps) gains from moving each signature
+ * check off that loop. WebCrypto does so through the libuv thread pool, but Node's WebCrypto layer itself costs the
+ * event loop tens of microseconds per call, and OpenSSL's Ed25519 is half libsodium's speed. Here the checks that
+ * arrive during one turn of the event loop are packed into one buffer, handed to a worker thread that verifies them
+ * with libsodium, and answered together: the event loop pays one copy of each message and a share of one message
+ * round trip.
+ *
+ * The answers are exactly libsodium's (`libsodium.ts`). If the worker cannot start or dies, the checks it held and
+ * every later one run on the calling thread instead: a broken worker never turns a valid signature into a refusal,
+ * nor an invalid one into an acceptance.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { KeyImporter, PublicJwk, VerifyKey } from '../crypto/types.js';
+import { libsodium, type Ed25519Backend } from './libsodium.js';
+import { importServerVerifyKey } from './server-verify-key.js';
+
+/** The worker's code (CommonJS, run with `eval`): unpack a batch, verify each entry, answer one byte per entry. */
+export const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const sodium = require(workerData.sodium);
+parentPort.on('message', (buffer) => {
+  const view = new DataView(buffer);
+  const bytes = new Uint8Array(buffer);
+  const count = view.getUint32(0);
+  const results = new Uint8Array(count);
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    const length = view.getUint32(at);
+    const publicKey = bytes.subarray(at + 4, at + 36);
+    const signature = bytes.subarray(at + 36, at + 100);
+    const message = bytes.subarray(at + 100, at + 100 + length);
+    at += 100 + length;
+    results[i] = sodium.crypto_sign_verify_detached(signature, message, publicKey) ? 1 : 0;
+  }
+  parentPort.postMessage(results, [results.buffer]);
+});
+`;
+
+interface Check {
+  readonly publicKey: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly message: Uint8Array;
+  resolve(valid: boolean): void;
+}
+
+export interface VerifyThreads {
+  /** A key importer: Ed25519 keys verify on the worker; others as `importServerVerifyKey` does. */
+  readonly importKey: KeyImporter;
+  /** Whether checks go to the worker (false: libsodium missing, or the worker failed and checks run inline). */
+  readonly active: boolean;
+  /** Stops the worker; later checks run on the calling thread. */
+  close(): Promise<void>;
+}
+
+/** Largest batch sent at once (bytes of messages); a longer queue goes in several. */
+const MAX_BATCH_BYTES = 1 << 20;
+
+/**
+ * Starts one verification worker. Without libsodium it starts nothing and `importKey` is `importServerVerifyKey`.
+ * The worker is unref'd: it never keeps a process alive.
+ */
+export function createVerifyThreads(): VerifyThreads {
+  const sodium = libsodium();
+  if (sodium === undefined) {
+    return { importKey: importServerVerifyKey, active: false, close: () => Promise.resolve() };
+  }
+  return new BatchedVerifier(sodium, WORKER_SOURCE);
+}
+
+/** Exported for tests, which give it broken worker code to check the fallbacks; use `createVerifyThreads`. */
+export class BatchedVerifier implements VerifyThreads {
+  readonly #sodium: Ed25519Backend;
+  #worker: Worker | undefined;
+  #queue: Check[] = [];
+  /** Batches sent and not yet answered, oldest first (the worker answers in order). */
+  readonly #inFlight: Check[][] = [];
+  #scheduled = false;
+
+  constructor(sodium: Ed25519Backend, source: string) {
+    this.#sodium = sodium;
+    try {
+      const worker = new Worker(source, { eval: true, workerData: { sodium: createRequire(import.meta.url).resolve('sodium-native') } });
+      worker.unref();
+      worker.on('message', (results: Uint8Array) => this.#answer(results));
+      worker.on('error', () => this.#fail());
+      worker.on('exit', () => this.#fail());
+      this.#worker = worker;
+    } catch {
+      this.#worker = undefined;
+    }
+  }
+
+  get active(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  readonly importKey: KeyImporter = async (jwk: PublicJwk): Promise<VerifyKey> => {
+    const key = await importServerVerifyKey(jwk);
+    if (key.alg !== 'Ed25519') return key;
+    // validatePublicJwk (inside the import) has checked x: 32 bytes, not of small order.
+    const publicKey = Buffer.from(key.jwk.x as string, 'base64url');
+    return Object.freeze({
+      alg: key.alg,
+      jwk: key.jwk,
+      thumbprint: key.thumbprint,
+      verify: (message: Uint8Array, signature: Uint8Array): Promise<boolean> => this.#verify(publicKey, message, signature),
+    });
+  };
+
+  #verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    if (signature.length !== 64) return Promise.resolve(false);
+    if (this.#worker === undefined) return Promise.resolve(this.#sodium.verify(message, signature, publicKey));
+    return new Promise((resolve) => {
+      this.#queue.push({ publicKey, signature, message, resolve });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // After this turn's I/O callbacks: every check they started goes in the same batch.
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const worker = this.#worker;
+    while (this.#queue.length > 0) {
+      if (worker === undefined) {
+        this.#inline(this.#queue.splice(0));
+        return;
+      }
+      let bytes = 4;
+      let n = 0;
+      while (n < this.#queue.length && (n === 0 || bytes + 100 + this.#queue[n]!.message.length <= MAX_BATCH_BYTES)) {
+        bytes += 100 + this.#queue[n]!.message.length;
+        n++;
+      }
+      const batch = this.#queue.splice(0, n);
+      const buffer = new ArrayBuffer(bytes);
+      const view = new DataView(buffer);
+      const out = new Uint8Array(buffer);
+      view.setUint32(0, batch.length);
+      let at = 4;
+      for (const check of batch) {
+        view.setUint32(at, check.message.length);
+        out.set(check.publicKey, at + 4);
+        out.set(check.signature, at + 36);
+        out.set(check.message, at + 100);
+        at += 100 + check.message.length;
+      }
+      this.#inFlight.push(batch);
+      worker.postMessage(buffer, [buffer]);
+    }
+  }
+
+  #answer(results: Uint8Array): void {
+    const batch = this.#inFlight.shift();
+    if (batch === undefined || batch.length !== results.length) {
+      // Out of step with the worker: never guess an answer; stop using it.
+      if (batch !== undefined) this.#inFlight.unshift(batch);
+      this.#fail();
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i] === 1);
+  }
+
+  /** The worker is gone: what it held, and everything after, is checked on this thread. */
+  #fail(): void {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker !== undefined) void worker.terminate().catch(() => undefined);
+    const held = this.#inFlight.splice(0).flat();
+    this.#inline(held);
+    this.#inline(this.#queue.splice(0));
+  }
+
+  #inline(checks: readonly Check[]): void {
+    for (const check of checks) check.resolve(this.#sodium.verify(check.message, check.signature, check.publicKey));
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    if (worker === undefined) return;
+    this.#worker = undefined;
+    worker.removeAllListeners();
+    this.#inline(this.#inFlight.splice(0).flat());
+    this.#inline(this.#queue.splice(0));
+    await worker.terminate();
+  }
+}

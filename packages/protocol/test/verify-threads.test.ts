@@ -1,0 +1,104 @@
+/** Ed25519 checks batched onto a worker thread (src/node/verify-threads.ts): the same answers as inline libsodium. */
+import { generateKeyPairSync, sign as opensslSign } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PrivateJwk, PublicJwk, VerifyKey } from '../src/crypto/types.js';
+import { generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
+import { libsodium } from '../src/node/libsodium.js';
+import { BatchedVerifier, createVerifyThreads, type VerifyThreads } from '../src/node/verify-threads.js';
+
+function keyPair() {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = { ...(privateKey.export({ format: 'jwk' }) as PrivateJwk), alg: 'Ed25519' as const };
+  const { d: _d, ...publicJwk } = jwk;
+  return { privateKey, publicJwk: publicJwk as PublicJwk };
+}
+
+/** n checks, every third tampered; each with the answer it must get. */
+function checks(n: number, size = 300) {
+  const { privateKey, publicJwk } = keyPair();
+  return {
+    publicJwk,
+    cases: Array.from({ length: n }, (_, i) => {
+      const message = Buffer.from(`${i}:`.padEnd(size, 'x'));
+      const signature = new Uint8Array(opensslSign(null, message, privateKey));
+      const valid = i % 3 !== 0;
+      if (!valid) signature[i % 64] = signature[i % 64]! ^ 0x40;
+      return { message: new Uint8Array(message), signature, valid };
+    }),
+  };
+}
+
+const answers = (key: VerifyKey, cases: ReturnType<typeof checks>['cases']) => Promise.all(cases.map((c) => key.verify(c.message, c.signature)));
+
+describe('createVerifyThreads', () => {
+  let threads: VerifyThreads | undefined;
+  afterEach(async () => {
+    await threads?.close();
+    threads = undefined;
+  });
+
+  it('answers many concurrent checks, valid and tampered, exactly as libsodium does inline', async () => {
+    threads = createVerifyThreads();
+    expect(threads.active).toBe(true);
+    const { publicJwk, cases } = checks(300);
+    const key = await threads.importKey(publicJwk);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+    // And one at a time.
+    for (const c of cases.slice(0, 6)) expect(await key.verify(c.message, c.signature)).toBe(c.valid);
+  });
+
+  it('splits a queue longer than one batch and keeps every answer with its check', async () => {
+    threads = createVerifyThreads();
+    const { publicJwk, cases } = checks(5, 450_000);
+    const key = await threads.importKey(publicJwk);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+  });
+
+  it('refuses a signature of the wrong length, and keys of small order at import', async () => {
+    threads = createVerifyThreads();
+    const { publicJwk, cases } = checks(1);
+    const key = await threads.importKey(publicJwk);
+    expect(await key.verify(cases[0]!.message, new Uint8Array(63))).toBe(false);
+    const identity = new Uint8Array(32);
+    identity[0] = 1;
+    await expect(threads.importKey({ kty: 'OKP', crv: 'Ed25519', alg: 'Ed25519', x: Buffer.from(identity).toString('base64url') })).rejects.toMatchObject({ code: 'invalid_key' });
+  });
+
+  it('passes other algorithms to the ordinary importer (ES256 through WebCrypto)', async () => {
+    threads = createVerifyThreads();
+    const es = await generateKeyPair('ES256', 'es');
+    const key = await threads.importKey(publicJwkOf(es));
+    expect(key.alg).toBe('ES256');
+    expect(await key.verify(new Uint8Array([1]), new Uint8Array(64))).toBe(false);
+  });
+
+  it('answers what it holds on close, and checks inline after', async () => {
+    threads = createVerifyThreads();
+    const { publicJwk, cases } = checks(30);
+    const key = await threads.importKey(publicJwk);
+    const pending = answers(key, cases);
+    await threads.close();
+    expect(await pending).toEqual(cases.map((c) => c.valid));
+    expect(threads.active).toBe(false);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+  });
+
+  it('a worker that dies: what it held and every later check are answered inline, correctly', async () => {
+    threads = new BatchedVerifier(libsodium()!, `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`);
+    const { publicJwk, cases } = checks(40);
+    const key = await threads.importKey(publicJwk);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+    expect(threads.active).toBe(false);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+  });
+
+  it('a worker out of step (answers of the wrong count) is never believed: the checks run inline', async () => {
+    const lying = `const { parentPort } = require('node:worker_threads');
+      parentPort.on('message', () => { const r = new Uint8Array(1).fill(1); parentPort.postMessage(r, [r.buffer]); });`;
+    threads = new BatchedVerifier(libsodium()!, lying);
+    const { publicJwk, cases } = checks(9);
+    const key = await threads.importKey(publicJwk);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+    expect(threads.active).toBe(false);
+  });
+});
