@@ -1,6 +1,6 @@
 /** Ed25519 checks batched onto a worker thread (src/node/verify-threads.ts): the same answers as inline libsodium. */
 import { generateKeyPairSync, sign as opensslSign } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PrivateJwk, PublicJwk, VerifyKey } from '../src/crypto/types.js';
 import { generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
 import { libsodium } from '../src/node/libsodium.js';
@@ -81,6 +81,35 @@ describe('createVerifyThreads', () => {
     expect(await pending).toEqual(cases.map((c) => c.valid));
     expect(threads.active).toBe(false);
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+  });
+
+  it('is one worker per process: handles share it, and it stops when the last one closes', async () => {
+    threads = createVerifyThreads();
+    const second = createVerifyThreads();
+    const { publicJwk, cases } = checks(12);
+    const key = await second.importKey(publicJwk);
+    await second.close();
+    expect(second.active).toBe(false);
+    expect(threads.active).toBe(true);
+    expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+    await threads.close();
+    expect(threads.active).toBe(false);
+    const third = createVerifyThreads();
+    expect(third.active).toBe(true);
+    expect(await answers(await third.importKey(publicJwk), cases)).toEqual(cases.map((c) => c.valid));
+    await third.close();
+  });
+
+  it('starts no worker when TESSERA_VERIFY_THREADS=0, and answers the same inline', async () => {
+    vi.stubEnv('TESSERA_VERIFY_THREADS', '0');
+    try {
+      threads = createVerifyThreads();
+      expect(threads.active).toBe(false);
+      const { publicJwk, cases } = checks(10);
+      expect(await answers(await threads.importKey(publicJwk), cases)).toEqual(cases.map((c) => c.valid));
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('a worker that dies: what it held and every later check are answered inline, correctly', async () => {

@@ -25,7 +25,7 @@ import {
   type EgressPolicy,
   type FetchLike,
 } from '@tessera/protocol';
-import { createNodeEgressFetch, createNodeSigner, importServerVerifyKey } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createNodeSigner, createVerifyThreads, cryptoBackend } from '@tessera/protocol/node';
 import { Hono, type Context, type ErrorHandler } from 'hono';
 import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
@@ -206,11 +206,13 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
     if (adminHash !== undefined) await storeAdminTokenHash(store, now, adminHash);
 
     const fetch = options.fetch ?? createNodeEgressFetch(egressPolicy(config));
-    // Verification keys: Ed25519 with libsodium on the event loop, cheaper than a thread-pool hop; other algorithms with
-    // WebCrypto on the libuv thread pool, so under concurrent load they spread over the cores (importServerVerifyKey).
-    // Signing is synchronous (createNodeSigner): it happens inside the issuance transaction, which must not wait on
-    // the thread pool.
-    const resolveKey = createKeyResolver({ fetch, now, importKey: importServerVerifyKey, allowLoopbackHttp: development });
+    // Verification keys: Ed25519 checks go to a worker thread in batches (libsodium), so the event loop, this server's
+    // bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
+    // thread pool (createVerifyThreads). Signing is synchronous (createNodeSigner, libsodium): it happens inside the
+    // issuance transaction, which must not wait on another thread.
+    const threads = createVerifyThreads();
+    log.debug({ ed25519: cryptoBackend(), verifyThreads: threads.active }, 'crypto');
+    const resolveKey = createKeyResolver({ fetch, now, importKey: threads.importKey, allowLoopbackHttp: development });
     const ctx: ServerContext = {
       mode: config.mode,
       ps: identity(config.ps),
@@ -219,7 +221,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
       keys,
       now,
       resolveKey,
-      keyCache: new VerifyKeyCache({ importKey: importServerVerifyKey }),
+      keyCache: new VerifyKeyCache({ importKey: threads.importKey }),
       tokenCache: new VerifiedTokenCache({ now, maxEntries: 10_000 }),
       log,
       allowLoopbackHttp: development,
@@ -291,6 +293,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
         closed ??= (async () => {
           deferred.close();
           await store.close();
+          await threads.close();
         })();
         return closed;
       },

@@ -13,6 +13,7 @@
  * nor an invalid one into an acceptance.
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { KeyImporter, PublicJwk, VerifyKey } from '../crypto/types.js';
 import { libsodium, type Ed25519Backend } from './libsodium.js';
@@ -59,16 +60,40 @@ export interface VerifyThreads {
 /** Largest batch sent at once (bytes of messages); a longer queue goes in several. */
 const MAX_BATCH_BYTES = 1 << 20;
 
+/** The process's one verification worker and how many handles use it (servers in one process share it). */
+let shared: { readonly verifier: BatchedVerifier; users: number } | undefined;
+
 /**
- * Starts one verification worker. Without libsodium it starts nothing and `importKey` is `importServerVerifyKey`.
- * The worker is unref'd: it never keeps a process alive.
+ * A handle on the process's verification worker, started on first use and stopped when the last handle closes.
+ * It starts nothing, and `importKey` is `importServerVerifyKey` (Ed25519 inline with libsodium), without libsodium,
+ * on a machine with one core (a worker would only take turns with the event loop), or when
+ * `TESSERA_VERIFY_THREADS=0`. The worker is unref'd: it never keeps a process alive.
  */
 export function createVerifyThreads(): VerifyThreads {
   const sodium = libsodium();
-  if (sodium === undefined) {
+  const setting = process.env['TESSERA_VERIFY_THREADS'];
+  const wanted = setting === undefined ? availableParallelism() > 1 : setting !== '0';
+  if (sodium === undefined || !wanted) {
     return { importKey: importServerVerifyKey, active: false, close: () => Promise.resolve() };
   }
-  return new BatchedVerifier(sodium, WORKER_SOURCE);
+  if (shared === undefined || !shared.verifier.active) shared = { verifier: new BatchedVerifier(sodium, WORKER_SOURCE), users: 0 };
+  const entry = shared;
+  entry.users++;
+  let closed = false;
+  return {
+    importKey: entry.verifier.importKey,
+    get active() {
+      return !closed && entry.verifier.active;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      entry.users--;
+      if (entry.users > 0) return;
+      if (shared === entry) shared = undefined;
+      await entry.verifier.close();
+    },
+  };
 }
 
 /** Exported for tests, which give it broken worker code to check the fallbacks; use `createVerifyThreads`. */
