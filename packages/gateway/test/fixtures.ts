@@ -100,7 +100,12 @@ export interface Received {
  * then waits for `release()` before the second and the end. `/slow` never answers; `closed` lists the `/slow` requests
  * whose connection the gateway closed.
  */
-export async function startUpstream(): Promise<{ url: string; calls: Received[]; closed: string[]; release: () => void; close: () => Promise<void> }> {
+/** Size of the `/big` answer, and its byte at offset i (a pattern the test can check without holding it twice). */
+export const BIG_BYTES = 64 * 1024 * 1024;
+export const bigByte = (i: number): number => (i * 31 + (i >>> 16)) & 0xff;
+
+export async function startUpstream(): Promise<{ url: string; calls: Received[]; closed: string[]; bigFinished: () => boolean; release: () => void; close: () => Promise<void> }> {
+  let bigDone = false;
   const calls: Received[] = [];
   const closed: string[] = [];
   let release: () => void = () => undefined;
@@ -123,6 +128,28 @@ export async function startUpstream(): Promise<{ url: string; calls: Received[];
         void gate().then(() => res.end('data: second\n\n'));
         return;
       }
+      if (req.url?.startsWith('/big') === true) {
+        // 64 MiB in 256 KiB chunks, waiting for 'drain' whenever the socket buffers: it can only finish as fast as the
+        // gateway takes it.
+        bigDone = false;
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG_BYTES) });
+        const chunk = 256 * 1024;
+        let at = 0;
+        const pump = () => {
+          while (at < BIG_BYTES) {
+            const buf = Buffer.allocUnsafe(chunk);
+            for (let i = 0; i < chunk; i++) buf[i] = bigByte(at + i);
+            at += chunk;
+            if (!res.write(buf)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end(() => (bigDone = true));
+        };
+        pump();
+        return;
+      }
       if (req.url?.startsWith('/slow') === true) {
         res.once('close', () => closed.push(req.url ?? ''));
         return;
@@ -138,6 +165,7 @@ export async function startUpstream(): Promise<{ url: string; calls: Received[];
     url: `http://127.0.0.1:${port}`,
     calls,
     closed,
+    bigFinished: () => bigDone,
     release: () => release(),
     close: () =>
       new Promise<void>((resolve) => {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDictionary } from 'structured-headers';
 import { createGateway, parseGatewayConfig, type Gateway } from '@tessera/gateway';
-import { agentToken, authToken, keys, personToken, resolver, RESOURCE, sign, startUpstream, type Received, type Signed } from './fixtures.js';
+import { agentToken, authToken, BIG_BYTES, bigByte, keys, personToken, resolver, RESOURCE, sign, startUpstream, type Received, type Signed } from './fixtures.js';
 
 let upstream: Awaited<ReturnType<typeof startUpstream>>;
 let gateway: Gateway;
@@ -38,6 +38,7 @@ beforeAll(async () => {
         { pathPrefix: '/agent', upstream: upstream.url, policy: { mode: 'agent-token' } },
         { pathPrefix: '/sse', upstream: upstream.url, policy: { mode: 'agent-token' } },
         { pathPrefix: '/slow', upstream: upstream.url, policy: { mode: 'agent-token' } },
+        { pathPrefix: '/big', upstream: upstream.url, policy: { mode: 'agent-token' } },
         { pathPrefix: '/down', upstream: 'http://127.0.0.1:1', policy: { mode: 'agent-token' } },
       ],
     },
@@ -211,6 +212,43 @@ describe('reverse proxy', () => {
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: string }).error).toBe('gateway_timeout');
   });
+
+  it('keeps backpressure: a client that stops reading stops the upstream, and every byte arrives in order', async () => {
+    const s = await sign('GET', `${base}/big/file`, await agentToken());
+    const url = new URL(s.url);
+    const { request } = await import('node:http');
+    const result = await new Promise<{ finishedWhilePaused: boolean; received: number; mismatch: number }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', headers: s.headers }, (res) => {
+        let received = 0;
+        let mismatch = -1;
+        let paused = false;
+        let finishedWhilePaused = false;
+        res.on('data', (chunk: Buffer) => {
+          for (let i = 0; i < chunk.length && mismatch < 0; i++) if (chunk[i] !== bigByte(received + i)) mismatch = received + i;
+          received += chunk.length;
+          if (!paused) {
+            // Stop reading for a while after the first chunk: the gateway must stop reading the upstream too.
+            paused = true;
+            res.pause();
+            setTimeout(() => {
+              finishedWhilePaused = upstream.bigFinished();
+              res.resume();
+            }, 600);
+          }
+        });
+        res.on('end', () => resolve({ finishedWhilePaused, received, mismatch }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(result.mismatch).toBe(-1);
+    expect(result.received).toBe(BIG_BYTES);
+    // Without backpressure the gateway would read all 64 MiB into memory while the client waits, and the upstream
+    // would have finished long before the pause ended.
+    expect(result.finishedWhilePaused).toBe(false);
+    expect(upstream.bigFinished()).toBe(true);
+  }, 30_000);
 
   it('a client gone before the upstream answers cancels the upstream request (well before the upstream timeout)', async () => {
     const patient = await createGateway(
