@@ -3,10 +3,15 @@
  *
  * A proxy or server whose event loop is its bottleneck (bench:gateway, bench:ps) gains from moving each signature
  * check off that loop. WebCrypto does so through the libuv thread pool, but Node's WebCrypto layer itself costs the
- * event loop tens of microseconds per call, and OpenSSL's Ed25519 is half libsodium's speed. Here the checks that
- * arrive during one turn of the event loop are packed into one buffer, handed to a worker thread that verifies them
- * with libsodium, and answered together: the event loop pays one copy of each message and a share of one message
- * round trip.
+ * event loop tens of microseconds per call, and OpenSSL's Ed25519 is half libsodium's speed. Here the checks started
+ * by one callback (with its microtasks) are packed into one buffer, handed to a worker thread that verifies them with
+ * libsodium, and answered together: the event loop pays one copy of each message and a share of one message round
+ * trip.
+ *
+ * Why at the end of the callback and not the end of the loop turn (`setImmediate`): waiting for the turn gathered
+ * larger batches but made requests advance in convoys, each waiting for its batch's slowest neighbours, and the event
+ * loop of the Person Server sat idle 20% of the time under load (bench:ps, 32 connections: utilization 0.8, against
+ * 1.0 and 10–15% more tokens per second when flushed at the end of each callback).
  *
  * The answers are exactly libsodium's (`libsodium.ts`). If the worker cannot start or dies, the checks it held and
  * every later one run on the calling thread instead: a broken worker never turns a valid signature into a refusal,
@@ -143,8 +148,8 @@ export class BatchedVerifier implements VerifyThreads {
       this.#queue.push({ publicKey, signature, message, resolve });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        // After this turn's I/O callbacks: every check they started goes in the same batch.
-        setImmediate(() => this.#flush());
+        // When this callback and its microtasks are done: every check they started goes in one batch.
+        queueMicrotask(() => this.#flush());
       }
     });
   }
