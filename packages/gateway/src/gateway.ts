@@ -22,7 +22,7 @@ import {
   type ReplayCache,
   type Signer,
 } from '@tessera/protocol';
-import { createNodeEgressFetch, createVerifyThreads } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createVerifyThreads, nodeDigest } from '@tessera/protocol/node';
 import { createResource, RESOURCE_METADATA_PATH, type Resource } from '@tessera/resource';
 import { sendFetchResponse } from '@tessera/resource/node';
 import type { GatewayConfig } from './config.js';
@@ -104,6 +104,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
     resolveKey,
     now,
     keyCache: new VerifyKeyCache({ importKey: threads.importKey }),
+    digest: nodeDigest,
     maxBodyBytes: config.maxBodyBytes,
     ...(signer === undefined ? {} : { signer }),
     ...(tokenCache === false ? {} : { tokenCache }),

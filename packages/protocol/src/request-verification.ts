@@ -4,7 +4,7 @@
  * key resolution — then (6) algorithm, (7) signature, the Content-Digest, and the optional replay check.
  * `verifyAAuthRequest` (`jwt`), `verifyHwkRequest` and `verifyServerRequest` (`jwks_uri`) are built from these.
  */
-import { verifyContentDigest } from './content-digest.js';
+import { verifyContentDigest, type DigestFunction } from './content-digest.js';
 import { SUPPORTED_ALGORITHMS, type JwsAlgorithm, type VerifyKey } from './crypto/types.js';
 import { AAuthError } from './errors.js';
 import { headerValue, type HttpRequestMessage } from './http-message.js';
@@ -41,6 +41,8 @@ export interface SignatureCheckOptions {
   readonly requireContentDigest?: boolean;
   /** Algorithms accepted for the signing key; Ed25519, ES256 and PS256 by default. */
   readonly acceptAlgorithms?: readonly JwsAlgorithm[];
+  /** How the Content-Digest check hashes the body (WebCrypto by default; `nodeDigest` in Node). */
+  readonly digest?: DigestFunction;
   /** Optional replay detection on `(jkt, created, method, authority, path)`; there is no nonce in AAuth. */
   readonly replayCache?: ReplayCache;
   readonly trace?: (step: VerificationStep) => void;
@@ -112,7 +114,7 @@ export async function finishSignatureSteps(
 
   if (request.body !== undefined && parsed.components.some((c) => c.name === 'content-digest')) {
     stage.name = 'content-digest';
-    await verifyContentDigest(headerValue(lines, 'content-digest'), request.body);
+    await verifyContentDigest(headerValue(lines, 'content-digest'), request.body, options.digest === undefined ? {} : { digest: options.digest });
     trace?.({ step: stage.name, ok: true });
   }
 

@@ -75,3 +75,23 @@ describe('verifyContentDigest', () => {
     );
   });
 });
+
+describe('nodeDigest (@tessera/protocol/node)', () => {
+  it('checks the RFC 9421 B / vectors.md digests exactly as WebCrypto does, and still refuses a mismatch', async () => {
+    const { nodeDigest } = await import('../src/node/digest.js');
+    expect(await verifyContentDigest(`${SHA256}, ${SHA512}`, body, { digest: nodeDigest })).toEqual(['sha-256', 'sha-512']);
+    const other = new TextEncoder().encode('{"hello": "world!"}');
+    expect((await codeOf(verifyContentDigest(SHA256, other, { digest: nodeDigest }))).code).toBe('invalid_signature');
+  });
+
+  it('equals webCryptoDigest on any content', async () => {
+    const { nodeDigest } = await import('../src/node/digest.js');
+    const { webCryptoDigest } = await import('../src/content-digest.js');
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 5000 }), fc.constantFrom('sha-256' as const, 'sha-512' as const), async (bytes, alg) => {
+        expect(Buffer.from(nodeDigest(alg, bytes)).equals(Buffer.from(await webCryptoDigest(alg, bytes)))).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});

@@ -35,6 +35,7 @@ import {
   type RequestTokenTyp,
   type Signer,
   type VerifiedAAuthRequest,
+  type DigestFunction,
   type VerifiedTokenCache,
   type VerifyKeyCache,
 } from '@tessera/protocol';
@@ -56,6 +57,8 @@ export interface ResourceContext {
   readonly keyCache?: VerifyKeyCache;
   readonly tokenCache?: VerifiedTokenCache;
   readonly replayCache?: ReplayCache;
+  /** How the Content-Digest check hashes bodies (WebCrypto by default; `nodeDigest` from `@tessera/protocol/node`). */
+  readonly digest?: DigestFunction;
   /** Where session tokens live (session-token routes). */
   readonly sessionStore?: SessionStore;
   /** Defaults for routes that name none. */
@@ -277,6 +280,7 @@ export async function verifyMessage(
     ...(replayCache === undefined ? {} : { replayCache }),
     ...(context.keyCache === undefined ? {} : { keyCache: context.keyCache }),
     ...(context.tokenCache === undefined ? {} : { tokenCache: context.tokenCache }),
+    ...(context.digest === undefined ? {} : { digest: context.digest }),
     ...(context.acceptAlgorithms === undefined ? {} : { acceptAlgorithms: context.acceptAlgorithms }),
   });
   if (!result.ok) return refuse(signatureErrorResponse(result.error, context.acceptAlgorithms === undefined ? {} : { acceptAlgorithms: context.acceptAlgorithms }), body);

@@ -9,3 +9,4 @@ export { cryptoBackend } from './crypto-backend.js';
 export { importServerVerifyKey } from './server-verify-key.js';
 export type { VerifyThreads } from './verify-threads.js';
 export { createVerifyThreads } from './verify-threads.js';
+export { nodeDigest } from './digest.js';

@@ -3,6 +3,7 @@
  * §HTTP Message Signatures Profile) and answers failures with 401 + `Signature-Error` (one mapping:
  * `toErrorResponse`). PS and AS endpoints require `content-digest` and `content-type` on bodies.
  */
+import { nodeDigest } from '@tessera/protocol/node';
 import {
   toErrorResponse,
   verifyAAuthRequest,
@@ -75,6 +76,7 @@ export function signedRequest<K extends RequestTokenTyp>(ctx: ServerContext, iss
       keyCache: ctx.keyCache,
       ...(ctx.tokenCache === undefined ? {} : { tokenCache: ctx.tokenCache }),
       requireContentDigest: options.requireContentDigest ?? true,
+      digest: nodeDigest,
       ...(options.audience === undefined ? {} : { audience: options.audience }),
     });
     if (!result.ok) return errorResponse(c, result.error, { duringVerification: true });
