@@ -1,5 +1,10 @@
 /** Ed25519 checks batched onto a worker thread (src/node/verify-threads.ts): the same answers as inline libsodium. */
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign as opensslSign } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PrivateJwk, PublicJwk, VerifyKey } from '../src/crypto/types.js';
 import { generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
@@ -130,4 +135,43 @@ describe('createVerifyThreads', () => {
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
     expect(threads.active).toBe(false);
   });
+});
+
+describe('createVerifyThreads in a process with nothing else running', () => {
+  it('keeps the process alive while it holds a check, and lets it exit when idle', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-threads-'));
+    const source = pathToFileURL(join(import.meta.dirname, '../src/node/index.ts')).href;
+    const script = join(dir, 'verify-once.mjs');
+    await writeFile(
+      script,
+      `import { createVerifyThreads } from ${JSON.stringify(source)};
+       import { generateKeyPairSync, sign } from 'node:crypto';
+       const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+       const threads = createVerifyThreads();
+       const key = await threads.importKey({ ...publicKey.export({ format: 'jwk' }), alg: 'Ed25519' });
+       const message = Buffer.from('hello');
+       console.log(JSON.stringify({ active: threads.active, valid: await key.verify(message, sign(null, message, privateKey)) }));
+      `,
+    );
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 15_000);
+        child.on('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      // A worker unref'd while it holds the check: exit 13 (unsettled await) and no answer. One never unref'd: no exit.
+      expect(JSON.parse(out.trim())).toEqual({ active: true, valid: true });
+      expect(code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
 });

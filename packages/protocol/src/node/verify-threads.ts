@@ -72,7 +72,7 @@ let shared: { readonly verifier: BatchedVerifier; users: number } | undefined;
  * A handle on the process's verification worker, started on first use and stopped when the last handle closes.
  * It starts nothing, and `importKey` is `importServerVerifyKey` (Ed25519 inline with libsodium), without libsodium,
  * on a machine with one core (a worker would only take turns with the event loop), or when
- * `TESSERA_VERIFY_THREADS=0`. The worker is unref'd: it never keeps a process alive.
+ * `TESSERA_VERIFY_THREADS=0`. The worker keeps the process alive only while it holds checks.
  */
 export function createVerifyThreads(): VerifyThreads {
   const sodium = libsodium();
@@ -114,10 +114,13 @@ export class BatchedVerifier implements VerifyThreads {
     this.#sodium = sodium;
     try {
       const worker = new Worker(source, { eval: true, workerData: { sodium: createRequire(import.meta.url).resolve('sodium-native') } });
-      worker.unref();
       worker.on('message', (results: Uint8Array) => this.#answer(results));
       worker.on('error', () => this.#fail());
       worker.on('exit', () => this.#fail());
+      // Idle, the worker never keeps the process alive; while it holds checks, it does, so an `await key.verify()`
+      // in a script with nothing else running gets its answer (#flush refs, #answer unrefs when nothing is left).
+      // After the listeners: adding a 'message' listener refs the worker's port again.
+      worker.unref();
       this.#worker = worker;
     } catch {
       this.#worker = undefined;
@@ -181,6 +184,7 @@ export class BatchedVerifier implements VerifyThreads {
         out.set(check.message, at + 100);
         at += 100 + check.message.length;
       }
+      if (this.#inFlight.length === 0) worker.ref();
       this.#inFlight.push(batch);
       worker.postMessage(buffer, [buffer]);
     }
@@ -194,6 +198,7 @@ export class BatchedVerifier implements VerifyThreads {
       this.#fail();
       return;
     }
+    if (this.#inFlight.length === 0) this.#worker?.unref();
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i] === 1);
   }
 
