@@ -3,6 +3,7 @@
  * the message content. AAuth -11 requires it, covered by the signature, on PS/AS requests with a body.
  */
 
+import { equalBytes } from './bytes.js';
 import { AAuthError } from './errors.js';
 import { bytesValue, isInnerList, parseSfDictionary, serializeSfDictionary, type Dictionary } from './structured-fields.js';
 
@@ -86,11 +87,4 @@ export async function verifyContentDigest(
     });
   }
   return checked;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
 }

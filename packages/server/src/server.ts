@@ -197,6 +197,11 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
   const now = options.now ?? (() => Date.now() / 1000);
 
   const store = await openStore(storeConfig(config.store), now);
+  // Verification keys: Ed25519 checks go to a worker thread in batches (libsodium), so the event loop, this server's
+  // bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
+  // thread pool (createVerifyThreads). Signing is synchronous (createNodeSigner, libsodium): it happens inside the
+  // issuance transaction, which must not wait on another thread.
+  const threads = createVerifyThreads();
   try {
     const keys = new ServerKeys(store, now, createNodeSigner);
     await keys.ensure('ps');
@@ -206,11 +211,6 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
     if (adminHash !== undefined) await storeAdminTokenHash(store, now, adminHash);
 
     const fetch = options.fetch ?? createNodeEgressFetch(egressPolicy(config));
-    // Verification keys: Ed25519 checks go to a worker thread in batches (libsodium), so the event loop, this server's
-    // bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
-    // thread pool (createVerifyThreads). Signing is synchronous (createNodeSigner, libsodium): it happens inside the
-    // issuance transaction, which must not wait on another thread.
-    const threads = createVerifyThreads();
     log.debug({ ed25519: cryptoBackend(), verifyThreads: threads.active }, 'crypto');
     const resolveKey = createKeyResolver({ fetch, now, importKey: threads.importKey, allowLoopbackHttp: development });
     const ctx: ServerContext = {
@@ -302,6 +302,7 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
     return server;
   } catch (error) {
     await store.close().catch(() => undefined);
+    await threads.close();
     throw error;
   }
 }

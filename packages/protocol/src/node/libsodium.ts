@@ -26,7 +26,6 @@ interface SodiumNative {
   crypto_sign_detached(signature: Uint8Array, message: Uint8Array, secretKey: Uint8Array): void;
   crypto_sign_seed_keypair(publicKey: Uint8Array, secretKey: Uint8Array, seed: Uint8Array): void;
   sodium_malloc(size: number): Buffer;
-  sodium_memzero(buffer: Uint8Array): void;
 }
 
 /** Ed25519 over raw keys: 32-byte public key, 32-byte seed (the JWK `d`), 64-byte signatures. */

@@ -8,6 +8,7 @@ import { constants, createPrivateKey, sign as nodeSign, type JsonWebKey as NodeJ
 import { publicJwkOf } from '../crypto/signer.js';
 import type { PrivateJwk, Signer } from '../crypto/types.js';
 import { b64urlDecode } from '../base64url.js';
+import { equalBytes } from '../bytes.js';
 import { AAuthError } from '../errors.js';
 import { libsodium } from './libsodium.js';
 
@@ -65,11 +66,4 @@ export function createNodeSigner(privateJwk: PrivateJwk): Promise<Signer> {
       },
     }),
   );
-}
-
-/** Public values only (both sides come from the caller's own JWK), so no constant-time compare is needed. */
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -20,6 +20,9 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { b64urlDecode } from '../base64url.js';
+import { validatePublicJwk } from '../crypto/jwk.js';
+import { jwkThumbprint } from '../crypto/thumbprint.js';
 import type { KeyImporter, PublicJwk, VerifyKey } from '../crypto/types.js';
 import { libsodium, type Ed25519Backend } from './libsodium.js';
 import { importServerVerifyKey } from './server-verify-key.js';
@@ -132,14 +135,15 @@ export class BatchedVerifier implements VerifyThreads {
   }
 
   readonly importKey: KeyImporter = async (jwk: PublicJwk): Promise<VerifyKey> => {
-    const key = await importServerVerifyKey(jwk);
-    if (key.alg !== 'Ed25519') return key;
-    // validatePublicJwk (inside the import) has checked x: 32 bytes, not of small order.
-    const publicKey = Buffer.from(key.jwk.x as string, 'base64url');
+    if ((jwk as { alg?: unknown }).alg !== 'Ed25519') return importServerVerifyKey(jwk);
+    // The key policy checks x: 32 bytes of base64url, not of small order. Nothing else to import: the worker takes
+    // the raw public key with each check.
+    const checked = validatePublicJwk(jwk);
+    const publicKey = b64urlDecode(checked.x as string);
     return Object.freeze({
-      alg: key.alg,
-      jwk: key.jwk,
-      thumbprint: key.thumbprint,
+      alg: checked.alg,
+      jwk: checked,
+      thumbprint: await jwkThumbprint(checked),
       verify: (message: Uint8Array, signature: Uint8Array): Promise<boolean> => this.#verify(publicKey, message, signature),
     });
   };
@@ -207,8 +211,12 @@ export class BatchedVerifier implements VerifyThreads {
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker !== undefined) void worker.terminate().catch(() => undefined);
-    const held = this.#inFlight.splice(0).flat();
-    this.#inline(held);
+    this.#drainInline();
+  }
+
+  /** Answers every check the worker holds or that waits for it, on this thread, oldest first. */
+  #drainInline(): void {
+    this.#inline(this.#inFlight.splice(0).flat());
     this.#inline(this.#queue.splice(0));
   }
 
@@ -221,8 +229,7 @@ export class BatchedVerifier implements VerifyThreads {
     if (worker === undefined) return;
     this.#worker = undefined;
     worker.removeAllListeners();
-    this.#inline(this.#inFlight.splice(0).flat());
-    this.#inline(this.#queue.splice(0));
+    this.#drainInline();
     await worker.terminate();
   }
 }
