@@ -3,6 +3,9 @@
  * `test` database on 127.0.0.1:5432, dropped on close), so files run in parallel without sharing state.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store } from '../src/store/store.js';
 
@@ -18,8 +21,16 @@ export interface TestStore {
 
 export async function testStore(kind: StoreKind, now?: () => number): Promise<TestStore> {
   if (kind === 'sqlite') {
-    const store = await openStore({ kind: 'sqlite', dataDir: ':memory:' }, now);
-    return { store, close: () => store.close() };
+    // A database file, as in production: SQLite files run with group commit and a read-only reader connection.
+    const dataDir = mkdtempSync(join(tmpdir(), 'tessera-store-'));
+    const store = await openStore({ kind: 'sqlite', dataDir }, now);
+    return {
+      store,
+      async close() {
+        await store.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   const name = `tessera_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: PG_URL });

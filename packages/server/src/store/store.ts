@@ -5,12 +5,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Database as SQLiteDatabase, Statement as SQLiteStatement } from 'better-sqlite3';
+import type { Database as SQLiteDatabase } from 'better-sqlite3';
 import { pooledRandomHex } from '@tessera/protocol';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, type Transaction } from 'kysely';
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { prepared } from './prepared.js';
+import { GroupCommitSqliteDialect, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; /** A directory (the file is `tessera.db` in it), or `:memory:`. */ readonly dataDir: string }
@@ -41,19 +42,34 @@ export class Store {
   readonly db: Kysely<Database>;
   readonly kind: StoreConfig['kind'];
   readonly #now: () => number;
+  /** SQLite files: the group-commit driver, whose batches a transaction waits for (see sqlite-group-commit.ts). */
+  readonly #groupCommit: GroupCommitDriver | undefined;
   /** Last audit id time (ms) and sequence within it, so this store's ids strictly increase. */
   #lastMs = 0;
   #seq = 0;
 
-  constructor(db: Kysely<Database>, kind: StoreConfig['kind'], now: () => number) {
+  constructor(db: Kysely<Database>, kind: StoreConfig['kind'], now: () => number, groupCommit?: GroupCommitDriver) {
     this.db = db;
     this.kind = kind;
     this.#now = now;
+    this.#groupCommit = groupCommit;
   }
 
-  /** Runs `fn` in a transaction: all of its writes land, or none do. */
-  transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute(fn);
+  /**
+   * Runs `fn` in a transaction: all of its writes land, or none do. It resolves once they are committed: with the
+   * SQLite group commit, when the batch it joined has committed (a failed batch COMMIT rejects it).
+   */
+  async transaction<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const group = this.#groupCommit;
+    if (group === undefined) return this.db.transaction().execute(fn);
+    let batch: CommitBatch | undefined;
+    const result = await this.db.transaction().execute(async (trx) => {
+      const value = await fn(trx);
+      batch = group.currentBatch();
+      return value;
+    });
+    await batch?.durable;
+    return result;
   }
 
   /** Appends an audit event (in `executor`'s transaction when given, so the event lands with the change). */
@@ -104,26 +120,32 @@ export function auditId(ms: number, seq: number): string {
 
 /** Opens (and migrates) a store. */
 export async function openStore(config: StoreConfig, now: () => number = () => Date.now() / 1000): Promise<Store> {
-  const db = await createKysely(config);
-  const store = new Store(db, config.kind, now);
+  const { db, groupCommit } = await createKysely(config);
+  const store = new Store(db, config.kind, now, groupCommit);
   await store.migrate();
   return store;
 }
 
-async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
+async function createKysely(config: StoreConfig): Promise<{ db: Kysely<Database>; groupCommit?: GroupCommitDriver }> {
   if (config.kind === 'sqlite') {
     const { default: SQLite } = await import('better-sqlite3');
-    let file = ':memory:';
-    if (config.dataDir !== ':memory:') {
-      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-      file = join(config.dataDir, 'tessera.db');
+    if (config.dataDir === ':memory:') {
+      const database = new SQLite(':memory:');
+      database.pragma('foreign_keys = ON');
+      return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) }) };
     }
-    const database = new SQLite(file);
-    database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = NORMAL');
-    database.pragma('foreign_keys = ON');
-    database.pragma('busy_timeout = 5000');
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const file = join(config.dataDir, 'tessera.db');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('synchronous = NORMAL');
+    writer.pragma('foreign_keys = ON');
+    writer.pragma('busy_timeout = 5000');
+    // Reads outside transactions: a read-only connection, which sees committed data only (sqlite-group-commit.ts).
+    const reader = new SQLite(file, { readonly: true });
+    reader.pragma('busy_timeout = 5000');
+    const dialect = new GroupCommitSqliteDialect(writer, reader);
+    return { db: new Kysely<Database>({ dialect }), groupCommit: dialect.driver };
   }
   const pg = await import('pg');
   const pool = new pg.default.Pool({
@@ -135,27 +157,16 @@ async function createKysely(config: StoreConfig): Promise<Kysely<Database>> {
         oid === 20 ? (value: string) => Number(value) : (pg.default.types.getTypeParser(oid, format ?? 'text') as unknown)) as typeof pg.default.types.getTypeParser,
     },
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
 }
 
 /**
  * Kysely's SQLite driver prepares every query anew; a server runs the same few dozen statements all day. This keeps
  * prepared statements by SQL text (bounded), which better-sqlite3 allows reusing.
  */
-function withStatementCache(database: SQLiteDatabase, max = 500): SqliteDatabase {
-  const statements = new Map<string, SQLiteStatement>();
-  return {
-    close: () => void database.close(),
-    prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (statement === undefined) {
-        statement = database.prepare(sql);
-        statements.set(sql, statement);
-        if (statements.size > max) statements.delete(statements.keys().next().value!);
-      }
-      return statement;
-    },
-  };
+function withStatementCache(database: SQLiteDatabase): SqliteDatabase {
+  const statements = new StatementCache(database);
+  return { close: () => void database.close(), prepare: (sql: string) => statements.prepare(sql) };
 }
 
 /** JSON text helpers for the TEXT columns that hold JSON. */

@@ -1,0 +1,138 @@
+/**
+ * The SQLite group commit (src/store/sqlite-group-commit.ts): transactions that end in the same turn of the event
+ * loop share one COMMIT, yet none is acknowledged before its batch is on disk, a failing one takes only its own
+ * writes with it, and reads outside transactions see committed data only.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../src/store/schema.js';
+import { GroupCommitSqliteDialect, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
+import { openStore, Store } from '../src/store/store.js';
+
+describe('SQLite group commit', () => {
+  let dir: string;
+  let file: string;
+  let store: Store;
+  let driver: GroupCommitDriver;
+  /** Another connection to the same file: it sees only what has been committed. */
+  let observer: SQLite.Database;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-group-'));
+    // The schema, as the server creates it.
+    await (await openStore({ kind: 'sqlite', dataDir: dir })).close();
+    file = join(dir, 'tessera.db');
+    const writer = new SQLite(file);
+    writer.pragma('journal_mode = WAL');
+    writer.pragma('foreign_keys = ON');
+    const dialect = new GroupCommitSqliteDialect(writer, new SQLite(file, { readonly: true }));
+    driver = dialect.driver;
+    store = new Store(new Kysely<Database>({ dialect }), 'sqlite', () => 1_800_000_000, driver);
+    observer = new SQLite(file, { readonly: true });
+  });
+  afterEach(async () => {
+    observer.close();
+    await store.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Lets microtasks run (no macrotask: the batch stays open) until `n` transactions have released into a batch. */
+  async function untilReleased(n: number): Promise<void> {
+    for (let i = 0; i < 1000 && driver.counts.transactions < n; i++) await Promise.resolve();
+    expect(driver.counts.transactions).toBe(n);
+  }
+  const committed = (key: string): boolean => observer.prepare('select 1 from settings where key = ?').get(key) !== undefined;
+  const put = (key: string) => (trx: Parameters<Parameters<Store['transaction']>[0]>[0]) => trx.insertInto('settings').values({ key, value: '1', updated_at: 1 }).execute();
+
+  it('transactions that end in the same turn share one COMMIT, and each resolves only once it is committed', async () => {
+    const before = { ...driver.counts };
+    const seenAtResolve: boolean[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.transaction(put(`k${i}`)).then(() => {
+          seenAtResolve.push(committed(`k${i}`));
+        }),
+      ),
+    );
+    expect(seenAtResolve).toEqual(Array(10).fill(true));
+    expect(driver.counts.transactions - before.transactions).toBe(10);
+    expect(driver.counts.batches - before.batches).toBe(1);
+  });
+
+  it('a failing transaction rolls back its own writes only; the others of its batch commit', async () => {
+    const results = await Promise.allSettled([
+      store.transaction(put('a')),
+      store.transaction(async (trx) => {
+        await put('b')(trx);
+        await store.audit({ type: 'test.failed', actor: 'test' }, trx);
+        throw new Error('boom');
+      }),
+      store.transaction(put('c')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect([committed('a'), committed('b'), committed('c')]).toEqual([true, false, true]);
+    expect(observer.prepare("select count(*) as n from audit_events where type = 'test.failed'").get()).toEqual({ n: 0 });
+  });
+
+  it('reads outside a transaction see committed data only, never a batch still open', async () => {
+    let readInside: unknown[] = ['not read'];
+    const writing = store.transaction(async (trx) => {
+      await put('open')(trx);
+      return 'done';
+    });
+    // The transaction has released its savepoint into the open batch; the batch commits after this turn.
+    await untilReleased(1);
+    expect(committed('open')).toBe(false);
+    readInside = await store.db.selectFrom('settings').select('key').where('key', '=', 'open').execute();
+    expect(readInside).toEqual([]);
+    expect(await writing).toBe('done');
+    expect(await store.db.selectFrom('settings').select('key').where('key', '=', 'open').execute()).toEqual([{ key: 'open' }]);
+  });
+
+  it('a write outside a transaction commits the open batch first, and is itself committed when it returns', async () => {
+    const before = driver.counts.batches;
+    const pending = store.transaction(put('batched'));
+    await untilReleased(1);
+    expect(committed('batched')).toBe(false);
+    await store.db.insertInto('settings').values({ key: 'alone', value: '1', updated_at: 1 }).execute();
+    expect(committed('alone')).toBe(true);
+    expect(committed('batched')).toBe(true);
+    await pending;
+    expect(driver.counts.batches - before).toBe(1);
+  });
+
+  it('a COMMIT that fails fails every transaction of its batch, and none of their writes lands', async () => {
+    // A deferred foreign key is checked at COMMIT: the batch's COMMIT fails, after both transactions released.
+    await store.db.schema.createTable('parent').addColumn('id', 'integer', (c) => c.primaryKey()).execute();
+    await sql`create table child (id integer primary key, parent integer references parent(id) deferrable initially deferred)`.execute(store.db);
+    const results = await Promise.allSettled([
+      store.transaction(put('innocent')),
+      store.transaction((trx) => sql`insert into child (id, parent) values (1, 42)`.execute(trx)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/FOREIGN KEY/);
+    expect(committed('innocent')).toBe(false);
+    // The store goes on: the next transaction opens a new batch.
+    await store.transaction(put('after'));
+    expect(committed('after')).toBe(true);
+  });
+
+  it('close() commits the open batch before closing', async () => {
+    const pending = store.transaction(put('last'));
+    await untilReleased(1);
+    await store.close();
+    await pending;
+    expect(committed('last')).toBe(true);
+  });
+
+  it(':memory: stores keep one connection (a second would open another, empty database) and commit each transaction', async () => {
+    const memory = await openStore({ kind: 'sqlite', dataDir: ':memory:' });
+    await memory.transaction(put('m'));
+    expect(await memory.db.selectFrom('settings').select('key').execute()).toEqual([{ key: 'm' }]);
+    await memory.close();
+  });
+});
