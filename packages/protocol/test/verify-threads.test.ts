@@ -1,4 +1,4 @@
-/** Ed25519 checks batched onto a worker thread (src/node/verify-threads.ts): the same answers as inline libsodium. */
+/** Ed25519 checks on a worker thread through shared memory (src/node/verify-threads.ts): the same answers as inline libsodium. */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign as opensslSign } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -52,11 +52,23 @@ describe('createVerifyThreads', () => {
     for (const c of cases.slice(0, 6)) expect(await key.verify(c.message, c.signature)).toBe(c.valid);
   });
 
-  it('splits a queue longer than one batch and keeps every answer with its check', async () => {
+  it('keeps every answer with its check when more checks are in flight than there are slots (256)', async () => {
     threads = createVerifyThreads();
-    const { publicJwk, cases } = checks(5, 450_000);
+    const { publicJwk, cases } = checks(1000);
     const key = await threads.importKey(publicJwk);
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
+    expect(threads.active).toBe(true);
+  });
+
+  it('checks a message too long for a slot (over 8 KiB) on the calling thread, correctly, beside ones in slots', async () => {
+    threads = createVerifyThreads();
+    const long = checks(6, 450_000);
+    const short = checks(6);
+    const [longKey, shortKey] = await Promise.all([threads.importKey(long.publicJwk), threads.importKey(short.publicJwk)]);
+    const [l, s] = await Promise.all([answers(longKey, long.cases), answers(shortKey, short.cases)]);
+    expect(l).toEqual(long.cases.map((c) => c.valid));
+    expect(s).toEqual(short.cases.map((c) => c.valid));
+    expect(threads.active).toBe(true);
   });
 
   it('refuses a signature of the wrong length, and keys of small order at import', async () => {
@@ -118,7 +130,9 @@ describe('createVerifyThreads', () => {
   });
 
   it('a worker that dies: what it held and every later check are answered inline, correctly', async () => {
-    threads = new BatchedVerifier(libsodium()!, `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`);
+    // It dies when the first check is submitted, holding it.
+    const dying = `const { control } = require('node:worker_threads').workerData; Atomics.wait(control, 0, 0); process.exit(3);`;
+    threads = new BatchedVerifier(libsodium()!, dying);
     const { publicJwk, cases } = checks(40);
     const key = await threads.importKey(publicJwk);
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
@@ -126,9 +140,16 @@ describe('createVerifyThreads', () => {
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
   });
 
-  it('a worker out of step (answers of the wrong count) is never believed: the checks run inline', async () => {
-    const lying = `const { parentPort } = require('node:worker_threads');
-      parentPort.on('message', () => { const r = new Uint8Array(1).fill(1); parentPort.postMessage(r, [r.buffer]); });`;
+  it('a worker out of step (a state that is no answer) is never believed: the checks run inline', async () => {
+    // It writes 7 into the state of every submitted slot, and wakes the event loop.
+    const lying = `const { control, ring, slots } = require('node:worker_threads').workerData;
+      let seen = 0;
+      for (;;) {
+        Atomics.wait(control, 0, seen, 1000);
+        const submitted = Atomics.load(control, 0);
+        while (seen !== submitted) { Atomics.store(control, 4 + ring[seen & (slots - 1)], 7); seen++; }
+        Atomics.add(control, 1, 1); Atomics.notify(control, 1);
+      }`;
     threads = new BatchedVerifier(libsodium()!, lying);
     const { publicJwk, cases } = checks(9);
     const key = await threads.importKey(publicJwk);
