@@ -87,6 +87,41 @@ describe('VerifiedTokenCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('a hit needs the whole token: one that carries a cached token\'s signature over another payload misses, fails, and displaces nothing', async () => {
+    const now = (): number => T0;
+    const cache = new VerifiedTokenCache({ now });
+    const resolveKey = countingResolver();
+    const [a, b] = [await agentToken(), await agentToken(600)];
+    const ra = await cache.verify(a, { accept: ['aa-agent+jwt'], resolveKey, now });
+    const [headerB, payloadB] = b.split('.');
+    const forged = `${headerB}.${payloadB}.${a.split('.')[2]}`;
+    expect(forged).not.toBe(a);
+    expect(cache.get(forged)).toBeUndefined();
+    await expect(cache.verify(forged, { accept: ['aa-agent+jwt'], resolveKey, now })).rejects.toBeInstanceOf(AAuthError);
+    expect(cache.delete(forged)).toBe(false);
+    expect(cache.get(a)).toBe(ra);
+    expect(cache.size).toBe(1);
+  });
+
+  it('evicts the least recently used first, with a bound of several entries', async () => {
+    const now = (): number => T0;
+    const cache = new VerifiedTokenCache({ now, maxEntries: 3 });
+    const resolveKey = countingResolver();
+    const tokens = [await agentToken(), await agentToken(), await agentToken(), await agentToken()];
+    const results = await Promise.all(tokens.map((t) => verifyToken(t, { accept: ['aa-agent+jwt'], resolveKey, now })));
+    const [a, b, c, d] = tokens as [string, string, string, string];
+    cache.set(a, results[0]!);
+    cache.set(b, results[1]!);
+    cache.set(c, results[2]!);
+    cache.get(a);
+    cache.get(b);
+    cache.set(d, results[3]!); // a and b were used since c was: c goes
+    expect([cache.get(a), cache.get(b), cache.get(c), cache.get(d)]).toEqual([results[0], results[1], undefined, results[3]]);
+    cache.set(c, results[2]!); // used last: a, b, d (in that order): a goes
+    expect(cache.get(a)).toBeUndefined();
+    expect(cache.size).toBe(3);
+  });
+
   it('is bounded (LRU) and supports get/set/delete/clear', async () => {
     const now = (): number => T0;
     const cache = new VerifiedTokenCache({ now, maxEntries: 2 });

@@ -59,8 +59,15 @@ function invalid(detail: string): AAuthError {
   return new AAuthError('invalid_argument', { detail: `route policy: ${detail}` });
 }
 
-/** Checks a policy once (a configuration error throws `invalid_argument`) and returns it frozen. */
+/** Policies `definePolicy` returned: frozen with their lists, so what was checked cannot change afterwards. */
+const DEFINED = new WeakSet<object>();
+
+/**
+ * Checks a policy once (a configuration error throws `invalid_argument`) and returns it frozen, its lists too. A
+ * policy it returned passes through unchecked: every request of a route hands its policy over again.
+ */
 export function definePolicy<P extends RoutePolicy>(policy: P): Readonly<P> {
+  if (DEFINED.has(policy)) return policy;
   if (!RESOURCE_ACCESS_MODES.includes(policy.mode)) throw invalid(`unknown mode ${String(policy.mode)}`);
   const scopes = policy.scopes ?? [];
   for (const s of scopes) if (typeof s !== 'string' || !SCOPE_TOKEN.test(s)) throw invalid(`invalid scope ${JSON.stringify(s)}`);
@@ -76,7 +83,15 @@ export function definePolicy<P extends RoutePolicy>(policy: P): Readonly<P> {
       throw invalid('trusted issuer lists hold identifiers');
     }
   }
-  return Object.isFrozen(policy) ? policy : Object.freeze({ ...policy });
+  const lists = ['scopes', 'additionalComponents', 'trustedPersonServers', 'trustedAgentProviders'] as const;
+  const copy: Record<string, unknown> = { ...(policy as RoutePolicy) };
+  for (const name of lists) {
+    const list = policy[name];
+    if (list !== undefined) copy[name] = Object.freeze([...list]);
+  }
+  const defined = Object.freeze(copy) as Readonly<P>;
+  DEFINED.add(defined);
+  return defined;
 }
 
 /** A space-separated `scope` claim as a list, empty members dropped. */

@@ -184,7 +184,11 @@ export function requestHeaderLines(request: Request): HeaderLines {
 /** True when the request carries none of the signature headers: the agent has not started AAuth yet. */
 function isUnsigned(headers: HttpRequestMessage['headers']): boolean {
   // A scan of the field names, not a header map: the verifier builds its own, once, from the same lines.
-  const names: string[] = headers instanceof Headers ? [...headers.keys()] : isHeaderLines(headers) ? headers.map((line) => line[0]) : Object.keys(headers);
+  if (isHeaderLines(headers)) {
+    for (const [name] of headers) if (SIGNATURE_FIELDS.has(name.toLowerCase())) return false;
+    return true;
+  }
+  const names: string[] = headers instanceof Headers ? [...headers.keys()] : Object.keys(headers);
   return !names.some((name) => SIGNATURE_FIELDS.has(name.toLowerCase()));
 }
 

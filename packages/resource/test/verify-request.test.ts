@@ -28,6 +28,20 @@ describe('policy', () => {
     expect(() => definePolicy({ mode: 'nope' as 'agent-token' })).toThrow(/unknown mode/);
     expect(() => definePolicy({ mode: 'auth-token', scopes: ['bad scope'] })).toThrow(/invalid scope/);
   });
+
+  it('freezes what it checked, lists included: a later change to the caller\'s arrays changes nothing, and a defined policy passes through', () => {
+    const scopes = ['notes.read'];
+    const trusted = ['https://ps.example'];
+    const defined = definePolicy({ mode: 'auth-token', scopes, trustedPersonServers: trusted });
+    scopes.push('bad scope');
+    trusted.length = 0;
+    expect(defined.scopes).toEqual(['notes.read']);
+    expect(defined.trustedPersonServers).toEqual(['https://ps.example']);
+    expect(Object.isFrozen(defined) && Object.isFrozen(defined.scopes) && Object.isFrozen(defined.trustedPersonServers)).toBe(true);
+    expect(definePolicy(defined)).toBe(defined);
+    // A frozen policy that definePolicy did not return is still checked.
+    expect(() => definePolicy(Object.freeze({ mode: 'auth-token' as const, scopes: Object.freeze(['bad scope']) }))).toThrow(/invalid scope/);
+  });
 });
 
 describe('unsigned requests (§8.29: agent-token and person-token carry no parameters)', () => {

@@ -18,19 +18,37 @@ export interface VerifiedTokenCacheOptions {
 }
 
 interface Entry {
+  /** The whole token: a hit needs the presented token to be exactly this one. */
+  readonly jwt: string;
   readonly result: VerifiedToken;
   readonly exp: number;
+  /** When it was inserted or last moved to the back (a count of those events). */
+  tick: number;
 }
 
 /**
- * LRU keyed by the JWT string. An entry lives until the token's `exp`, checked against the caller's clock on
- * every lookup. A hit re-applies the caller's `accept`, `issuer` and `audience` (cheap string checks), so a
- * token verified for one purpose is never returned for another (digest §8.22).
+ * The map key of a token: its signature, the JWS's last segment. Each request brings the token as a new string,
+ * which a map keyed by the whole token (hundreds of characters) must hash and then compare in full; the signature is
+ * a few dozen characters, and a hit still requires the whole token to be the one cached. Two tokens with one
+ * signature are one token, or one is a forgery: a forgery misses, fails its verification, and is never cached.
+ */
+function keyOf(jwt: string): string {
+  return jwt.slice(jwt.lastIndexOf('.') + 1);
+}
+
+/**
+ * A bounded cache keyed by the token (see `keyOf`), least recently used evicted first. A hit moves its entry to the
+ * back only when the entry is in the older half (more than half the bound of insertions and moves since its own):
+ * an entry in the newer half is in no danger of eviction, and leaving it in place spares the map a delete and an
+ * insert on every request of a busy token. An entry lives until the token's `exp`, checked against the caller's clock on every
+ * lookup. A hit re-applies the caller's `accept`, `issuer` and `audience` (cheap string checks), so a token verified
+ * for one purpose is never returned for another (digest §8.22).
  */
 export class VerifiedTokenCache {
   readonly #max: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
+  #tick = 0;
 
   constructor(options: VerifiedTokenCacheOptions) {
     const max = options.maxEntries ?? 10_000;
@@ -45,21 +63,26 @@ export class VerifiedTokenCache {
    * `kind` is one it accepts (and its audience) — or use `verify()`, which does.
    */
   get(jwt: string): VerifiedToken | undefined {
-    const entry = this.#entries.get(jwt);
-    if (entry === undefined) return undefined;
+    const key = keyOf(jwt);
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.jwt !== jwt) return undefined;
     if (entry.exp <= this.#now()) {
-      this.#entries.delete(jwt);
+      this.#entries.delete(key);
       return undefined;
     }
-    this.#entries.delete(jwt);
-    this.#entries.set(jwt, entry);
+    if (this.#tick - entry.tick >= this.#max / 2) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      entry.tick = ++this.#tick;
+    }
     return entry.result;
   }
 
   /** Stores a result of `verifyToken` for `jwt` (only ever a verified result). */
   set(jwt: string, result: VerifiedToken): void {
-    this.#entries.delete(jwt);
-    this.#entries.set(jwt, { result, exp: result.claims.exp });
+    const key = keyOf(jwt);
+    this.#entries.delete(key);
+    this.#entries.set(key, { jwt, result, exp: result.claims.exp, tick: ++this.#tick });
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
@@ -82,7 +105,8 @@ export class VerifiedTokenCache {
 
   /** Forgets one token (e.g. on revocation). */
   delete(jwt: string): boolean {
-    return this.#entries.delete(jwt);
+    const key = keyOf(jwt);
+    return this.#entries.get(key)?.jwt === jwt && this.#entries.delete(key);
   }
 
   clear(): void {
