@@ -26,6 +26,21 @@ export default tseslint.config(
     },
   },
   {
+    // Store.transaction waits for the SQLite group commit before a transaction counts as done; Kysely's own
+    // transaction API, called anywhere else, would answer before the commit (store/sqlite-group-commit.ts).
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/store/store.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name=/^(transaction|startTransaction)$/][arguments.length=0]",
+          message: 'Run transactions through Store.transaction, which waits for the commit (store/sqlite-group-commit.ts).',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
