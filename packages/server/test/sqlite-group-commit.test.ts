@@ -121,6 +121,14 @@ describe('SQLite group commit', () => {
     expect(committed('after')).toBe(true);
   });
 
+  it('a statement the read-only connection cannot prepare yet (a table an open batch created) runs on the writer, after that batch commits', async () => {
+    const pending = store.transaction((trx) => sql`create table fresh (id integer primary key)`.execute(trx));
+    await untilReleased(1);
+    await sql`insert into fresh (id) values (1)`.execute(store.db);
+    expect(observer.prepare('select count(*) as n from fresh').get()).toEqual({ n: 1 });
+    await pending;
+  });
+
   it('close() commits the open batch before closing', async () => {
     const pending = store.transaction(put('last'));
     await untilReleased(1);

@@ -210,8 +210,8 @@ export class GroupCommitDriver implements Driver {
   async execute(connection: GroupConnection, compiled: CompiledQuery): Promise<QueryResult<unknown>> {
     if (connection.inTransaction) return run(this.#writer.prepare(compiled.sql), compiled.parameters);
     if (this.#closed) throw new Error('the store is closed');
-    const read = this.#reader.prepare(compiled.sql);
-    if (read.readonly) return run(read, compiled.parameters);
+    const read = this.#readOnly(compiled.sql);
+    if (read !== undefined) return run(read, compiled.parameters);
     await this.#mutex.lock();
     try {
       if (this.#closed) throw new Error('the store is closed');
@@ -219,6 +219,19 @@ export class GroupCommitDriver implements Driver {
       return run(this.#writer.prepare(compiled.sql), compiled.parameters);
     } finally {
       this.#mutex.unlock();
+    }
+  }
+
+  /**
+   * The statement prepared on the read-only connection when it only reads; `undefined` for a write, or for a
+   * statement that connection cannot prepare (one naming a table an open batch has just created): the writer runs it.
+   */
+  #readOnly(sql: string): Statement | undefined {
+    try {
+      const statement = this.#reader.prepare(sql);
+      return statement.readonly ? statement : undefined;
+    } catch {
+      return undefined;
     }
   }
 
