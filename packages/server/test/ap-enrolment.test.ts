@@ -3,7 +3,7 @@
  * Deferred contract → `hwk`-signed poll → agent token). Runs on SQLite and PostgreSQL. The Deferred service is the
  * in-test `FakeDeferred` (ap-fixture.ts), so only the AP's side of the contract is under test here.
  */
-import { jwkThumbprint, parseAgentIdentifier, parseAgentMetadata, parseSignatureError, signHwkRequest, verifyToken } from '@tessera/protocol';
+import { AAuthError, jwkThumbprint, parseAgentIdentifier, parseAgentMetadata, parseSignatureError, signHwkRequest, verifyToken } from '@tessera/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentDomain, agentIdentifier, subAgentIdentifier } from '../src/ap/agent-identifier.js';
 import { AP, PS, apFixture, enrol, hwk, newKey, send, withToken, type ApFixture } from './ap-fixture.js';
@@ -171,8 +171,9 @@ for (const kind of STORE_KINDS) {
       const res = await send(f, 'POST', '/enrol', { local: 'gone' }, hwk(f, key.signer));
       const pendingId = res.headers.get('location')!.split('/').pop()!;
       await f.ctx.store.db.deleteFrom('ap_agents').where('jkt', '=', key.jkt).execute();
-      const decided = await f.deferred.approve(pendingId, { personId: 'person-1', always: false });
-      expect(decided.status).toBe('failed');
+      // As the real service does: the request fails with the handler's refusal, which the approver is given too.
+      await expect(f.deferred.approve(pendingId, { personId: 'person-1', always: false })).rejects.toBeInstanceOf(AAuthError);
+      expect((await f.deferred.get(pendingId))?.status).toBe('failed');
       expect(await f.ctx.store.db.selectFrom('issued_tokens').select('jti').where('sub', '=', 'aauth:gone@ap.example').execute()).toEqual([]);
     });
   });

@@ -32,12 +32,13 @@ import type { PendingRequest } from '../src/store/schema.js';
 import { toJson } from '../src/store/store.js';
 import { createPersonServerApp } from '../src/ps/ps-app.js';
 import { testStore, type StoreKind, type TestStore } from './helpers.js';
-import { AGENT_ID, AP, claimsOf, party, PS, PsFakeDeferred, RS, RS2, T0, type Party } from './ps-fixture.js';
+import { FakeDeferred } from './fake-deferred.js';
+import { AGENT_ID, AP, claimsOf, party, PS, RS, RS2, T0, type Party } from './ps-fixture.js';
 
 export const AS = 'https://as.resource.example';
 
 /** The in-memory Deferred, also running a handler's `prepare` (outside the transaction) as `deferred.ts` does. */
-export class FederationDeferred extends PsFakeDeferred {
+export class FederationDeferred extends FakeDeferred {
   readonly #ctx: ServerContext;
   constructor(ctx: ServerContext) {
     super(ctx);

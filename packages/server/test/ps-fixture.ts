@@ -1,7 +1,6 @@
 /**
  * Fixture for the Person Server endpoint tests: a ServerContext on a test store with a settable clock, the PS app
- * over an in-memory Deferred service (`PsFakeDeferred`, the `DeferredService` contract: create, accepted (202),
- * approve (runs the kind's handler in a store transaction)), an Agent Provider and a resource whose keys the
+ * over an in-memory Deferred service (`FakeDeferred`, fake-deferred.ts, shared with the AP tests), an Agent Provider and a resource whose keys the
  * `resolveKey` double knows, and helpers to sign requests as an agent (`sig=jwt`) or as a server (`sig=jwks_uri`).
  *
  * The fake stands in for `deferred/deferred.ts` so these tests exercise only the PS's side of the contract.
@@ -25,15 +24,12 @@ import {
   type Signer,
   type VerifyKey,
 } from '@tessera/protocol';
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import { pino } from 'pino';
 import type { ServerContext } from '../src/context.js';
-import type { ApprovalDecision, CreatedPending, CreatePendingInput, DeferredService, PendingHandler, PendingKind, RefusalCode } from '../src/deferred/types.js';
 import { ServerKeys } from '../src/keys/server-keys.js';
 import { createPersonServerApp } from '../src/ps/ps-app.js';
-import type { PendingRequest } from '../src/store/schema.js';
-import { toJson } from '../src/store/store.js';
-import { newPendingRow } from '../src/deferred/pending-row.js';
+import { FakeDeferred } from './fake-deferred.js';
 import { testStore, type StoreKind, type TestStore } from './helpers.js';
 
 export const PS = 'https://ps.example';
@@ -42,78 +38,6 @@ export const RS = 'https://resource.example';
 export const RS2 = 'https://calendar.example';
 export const AGENT_ID = 'aauth:assistant@agent.example';
 export const T0 = 1_800_000_000;
-
-/** The Deferred service contract, in memory. */
-export class PsFakeDeferred implements DeferredService {
-  readonly handlers = new Map<string, PendingHandler>();
-  readonly rows = new Map<string, PendingRequest>();
-  lastWait: number | undefined;
-  readonly #ctx: ServerContext;
-
-  constructor(ctx: ServerContext) {
-    this.#ctx = ctx;
-  }
-  register(kind: PendingKind, handler: PendingHandler): void {
-    this.handlers.set(kind, handler);
-  }
-  handler(kind: string): PendingHandler | undefined {
-    return this.handlers.get(kind);
-  }
-  create(input: CreatePendingInput): Promise<CreatedPending> {
-    const now = Math.floor(this.#ctx.now());
-    const pending = newPendingRow(input, { now, ttlSeconds: input.ttlSeconds ?? 600, codeHash: null });
-    this.rows.set(pending.id, pending);
-    return Promise.resolve({ pending, code: 'ABCD-EFGH', interactionUrl: `${PS}/interaction` });
-  }
-  accepted(created: CreatedPending, preferWait?: number): Promise<Response> {
-    this.lastWait = preferWait;
-    return Promise.resolve(
-      new Response(JSON.stringify({ status: 'pending' }), {
-        status: 202,
-        headers: { location: `${PS}/pending/${created.pending.id}`, 'retry-after': '5', 'cache-control': 'no-store', 'content-type': 'application/json' },
-      }),
-    );
-  }
-  findByCode(): Promise<PendingRequest | undefined> {
-    return Promise.resolve(undefined);
-  }
-  get(id: string): Promise<PendingRequest | undefined> {
-    return Promise.resolve(this.rows.get(id));
-  }
-  interacting(): Promise<void> {
-    return Promise.resolve();
-  }
-  async approve(id: string, decision: ApprovalDecision): Promise<PendingRequest> {
-    const row = this.rows.get(id);
-    if (!row) throw new Error('no such pending request');
-    const handler = this.handlers.get(row.kind);
-    if (!handler) throw new Error(`no handler for ${row.kind}`);
-    const result = await this.#ctx.store.transaction((trx) => handler.approve(row, decision, trx));
-    const done: PendingRequest = { ...row, status: 'approved', person_id: decision.personId, result: toJson(result) };
-    this.rows.set(id, done);
-    return done;
-  }
-  refuse(id: string, code: RefusalCode): Promise<PendingRequest> {
-    const row = this.rows.get(id);
-    if (!row) throw new Error('no such pending request');
-    const done: PendingRequest = { ...row, status: code, error: code };
-    this.rows.set(id, done);
-    return Promise.resolve(done);
-  }
-  listForPerson(): Promise<PendingRequest[]> {
-    return Promise.resolve([...this.rows.values()]);
-  }
-  routes(): Hono {
-    return new Hono();
-  }
-  /** The only pending request created so far, or the last one. */
-  last(): PendingRequest {
-    const rows = [...this.rows.values()];
-    const row = rows[rows.length - 1];
-    if (!row) throw new Error('no pending request');
-    return row;
-  }
-}
 
 export interface Party {
   readonly jwk: PrivateJwk;
@@ -133,7 +57,7 @@ export interface PsFixture {
   readonly t: TestStore;
   readonly ctx: ServerContext;
   readonly app: Hono;
-  readonly deferred: PsFakeDeferred;
+  readonly deferred: FakeDeferred;
   readonly clock: { now: number };
   /** The Agent Provider's signing key (kid `ap-1`). */
   readonly ap: Party;
@@ -181,7 +105,7 @@ export async function psFixture(kind: StoreKind): Promise<PsFixture> {
     log: pino({ level: 'silent' }),
     allowLoopbackHttp: false,
   };
-  const deferred = new PsFakeDeferred(ctx);
+  const deferred = new FakeDeferred(ctx);
   const app = createPersonServerApp(ctx, deferred);
 
   const agentToken = (claims: Record<string, unknown> = {}, options: { ttl?: number; key?: Party } = {}): Promise<string> =>

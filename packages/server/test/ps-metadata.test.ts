@@ -1,6 +1,7 @@
 /** PS metadata and JWKS (AAuth -11 §Person Server Metadata; digest §5). */
 import { parsePersonMetadata } from '@tessera/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDeferred } from './fake-deferred.js';
 import { STORE_KINDS } from './helpers.js';
 import { PS, psFixture, type PsFixture } from './ps-fixture.js';
 
@@ -40,7 +41,8 @@ for (const kind of STORE_KINDS) {
 
     it('includes logo_uri and description when configured', async () => {
       const { createPersonServerApp } = await import('../src/ps/ps-app.js');
-      const app = createPersonServerApp({ ...f.ctx, ps: { ...f.ctx.ps, logoUri: `${PS}/logo.png`, description: 'Mine' } }, f.deferred);
+      // A second app registers its handlers again: on a Deferred service of its own, as with the real one.
+      const app = createPersonServerApp({ ...f.ctx, ps: { ...f.ctx.ps, logoUri: `${PS}/logo.png`, description: 'Mine' } }, new FakeDeferred(f.ctx));
       const doc = (await (await app.request(`${PS}/.well-known/aauth-person.json`)).json()) as Record<string, unknown>;
       expect(doc['logo_uri']).toBe(`${PS}/logo.png`);
       expect(doc['description']).toBe('Mine');
