@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../src/store/schema.js';
-import { GroupCommitSqliteDialect, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
+import { GroupCommitSqliteDialect, registerDirectReads, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
+import { prepared } from '../src/store/prepared.js';
 import { openStore, Store } from '../src/store/store.js';
 
 describe('SQLite group commit', () => {
@@ -31,7 +32,9 @@ describe('SQLite group commit', () => {
     writer.pragma('foreign_keys = ON');
     const dialect = new GroupCommitSqliteDialect(writer, new SQLite(file, { readonly: true }));
     driver = dialect.driver;
-    store = new Store(new Kysely<Database>({ dialect }), 'sqlite', () => 1_800_000_000, driver);
+    const db = new Kysely<Database>({ dialect });
+    registerDirectReads(db, driver);
+    store = new Store(db, 'sqlite', () => 1_800_000_000, driver);
     observer = new SQLite(file, { readonly: true });
   });
   afterEach(async () => {
@@ -91,6 +94,23 @@ describe('SQLite group commit', () => {
     expect(readInside).toEqual([]);
     expect(await writing).toBe('done');
     expect(await store.db.selectFrom('settings').select('key').where('key', '=', 'open').execute()).toEqual([{ key: 'open' }]);
+  });
+
+  it('prepared reads on the store itself come from the read-only connection; inside a transaction they see its writes', async () => {
+    const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key));
+    const direct = vi.spyOn(driver, 'readNow');
+    let inside: unknown[] = [];
+    const writing = store.transaction(async (trx) => {
+      await put('p')(trx);
+      inside = await selectSetting(trx, 'p');
+    });
+    await untilReleased(1);
+    expect(inside).toEqual([{ value: '1' }]);
+    expect(await selectSetting(store.db, 'p')).toEqual([]);
+    await writing;
+    expect(await selectSetting(store.db, 'p')).toEqual([{ value: '1' }]);
+    // The two reads on the store itself went straight to the read-only connection; the one in the transaction did not.
+    expect(direct).toHaveBeenCalledTimes(2);
   });
 
   it('a write outside a transaction commits the open batch first, and is itself committed when it returns', async () => {

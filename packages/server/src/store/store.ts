@@ -11,7 +11,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, 
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { prepared } from './prepared.js';
-import { GroupCommitSqliteDialect, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
+import { GroupCommitSqliteDialect, registerDirectReads, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; /** A directory (the file is `tessera.db` in it), or `:memory:`. */ readonly dataDir: string }
@@ -145,7 +145,9 @@ async function createKysely(config: StoreConfig): Promise<{ db: Kysely<Database>
     const reader = new SQLite(file, { readonly: true });
     reader.pragma('busy_timeout = 5000');
     const dialect = new GroupCommitSqliteDialect(writer, reader);
-    return { db: new Kysely<Database>({ dialect }), groupCommit: dialect.driver };
+    const db = new Kysely<Database>({ dialect });
+    registerDirectReads(db, dialect.driver);
+    return { db, groupCommit: dialect.driver };
   }
   const pg = await import('pg');
   const pool = new pg.default.Pool({
