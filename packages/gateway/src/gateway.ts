@@ -85,9 +85,9 @@ function rawHeaderLines(raw: readonly string[]): [string, string][] {
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const signer = options.signer ?? (config.signingKey === undefined ? undefined : await createSigner(config.signingKey));
-  // Ed25519 signature checks go to a worker thread in batches (libsodium), so the event loop keeps proxying; other
-  // algorithms use WebCrypto on the thread pool. Verifying on the event loop instead (node:crypto) had measured
-  // 2,473–2,479 req/s in bench:gateway against WebCrypto's 3,773–3,808; the batched worker beats both (docs/benchmarks.md).
+  // Ed25519 signature checks go to a worker thread through shared memory (libsodium), so the event loop keeps
+  // proxying; other algorithms use WebCrypto on the thread pool. Verifying on the event loop instead (node:crypto) had
+  // measured 2,473–2,479 req/s in bench:gateway against WebCrypto's 3,773–3,808; the worker beats both (docs/benchmarks.md).
   const threads = createVerifyThreads();
   const resolveKey =
     options.resolveKey ??

@@ -197,8 +197,8 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
   const now = options.now ?? (() => Date.now() / 1000);
 
   const store = await openStore(storeConfig(config.store), now);
-  // Verification keys: Ed25519 checks go to a worker thread in batches (libsodium), so the event loop, this server's
-  // bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
+  // Verification keys: Ed25519 checks go to a worker thread through shared memory (libsodium), so the event loop, this
+  // server's bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
   // thread pool (createVerifyThreads). Signing is synchronous (createNodeSigner, libsodium): it happens inside the
   // issuance transaction, which must not wait on another thread.
   const threads = createVerifyThreads();

@@ -277,14 +277,25 @@ export class BatchedVerifier implements VerifyThreads {
 
   /** The worker is gone or broken: what it held, and everything after, is checked on this thread. */
   #fail(): void {
+    void this.#stop()?.catch(() => undefined);
+  }
+
+  /**
+   * Stops using the worker (which is told to stop, then terminated) and answers what it held on this thread; the
+   * termination, or `undefined` when there was no worker.
+   */
+  #stop(): Promise<number> | undefined {
     const worker = this.#worker;
     this.#worker = undefined;
     if (worker !== undefined) {
+      // Its answers no longer count; an error it still reports must not become an uncaught one.
+      worker.removeAllListeners();
+      worker.on('error', () => undefined);
       Atomics.store(this.#control, STOP, 1);
       Atomics.notify(this.#control, SUBMITTED);
-      void worker.terminate().catch(() => undefined);
     }
     this.#drainInline();
+    return worker?.terminate();
   }
 
   /** Answers every check the worker holds or that waits for it, on this thread, oldest first. */
@@ -296,13 +307,6 @@ export class BatchedVerifier implements VerifyThreads {
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    if (worker === undefined) return;
-    this.#worker = undefined;
-    worker.removeAllListeners();
-    Atomics.store(this.#control, STOP, 1);
-    Atomics.notify(this.#control, SUBMITTED);
-    this.#drainInline();
-    await worker.terminate();
+    await this.#stop();
   }
 }

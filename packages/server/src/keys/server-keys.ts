@@ -67,8 +67,9 @@ export class ServerKeys {
   /**
    * The signer to use now: the newest key whose `active_from` has passed. Every token a server issues signs, so the
    * role's keys are read at most once per `KEY_REREAD_SECONDS` (and at once after a rotation here), not per token.
-   * Inside a transaction pass it as `executor`: on SQLite the transaction holds the only connection, so a read
-   * outside it would wait forever. Imported signers are cached by kid, so each key is imported once.
+   * Inside a transaction pass it as `executor`: a read outside it would not see the transaction's own writes (a key it
+   * has just inserted), and on a `:memory:` store, whose one connection the transaction holds, would wait forever.
+   * Imported signers are cached by kid, so each key is imported once.
    */
   async signer(role: KeyRole, executor: Executor = this.#store.db): Promise<Signer> {
     const now = Math.floor(this.#now());
