@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PrivateJwk, PublicJwk, VerifyKey } from '../src/crypto/types.js';
 import { generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
 import { libsodium } from '../src/node/libsodium.js';
-import { BatchedVerifier, createVerifyThreads, type VerifyThreads } from '../src/node/verify-threads.js';
+import { createNodeSigner } from '../src/node/signer.js';
+import { BatchedVerifier, createVerifyThreads, WORKER_SOURCE, type VerifyThreads } from '../src/node/verify-threads.js';
 
 function keyPair() {
   const { privateKey } = generateKeyPairSync('ed25519');
@@ -32,6 +33,16 @@ function checks(n: number, size = 300) {
     }),
   };
 }
+
+/** Worker code that writes `state` into every submitted slot, then wakes the event loop, as the real one does. */
+const answeringEverySlot = (state: number) => `const { control, ring, slots } = require('node:worker_threads').workerData;
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, 0, seen, 1000);
+    const submitted = Atomics.load(control, 0);
+    while (seen !== submitted) { Atomics.store(control, 4 + ring[seen & (slots - 1)], ${state}); seen++; }
+    Atomics.add(control, 1, 1); Atomics.notify(control, 1);
+  }`;
 
 const answers = (key: VerifyKey, cases: ReturnType<typeof checks>['cases']) => Promise.all(cases.map((c) => key.verify(c.message, c.signature)));
 
@@ -141,20 +152,107 @@ describe('createVerifyThreads', () => {
   });
 
   it('a worker out of step (a state that is no answer) is never believed: the checks run inline', async () => {
-    // It writes 7 into the state of every submitted slot, and wakes the event loop.
-    const lying = `const { control, ring, slots } = require('node:worker_threads').workerData;
-      let seen = 0;
-      for (;;) {
-        Atomics.wait(control, 0, seen, 1000);
-        const submitted = Atomics.load(control, 0);
-        while (seen !== submitted) { Atomics.store(control, 4 + ring[seen & (slots - 1)], 7); seen++; }
-        Atomics.add(control, 1, 1); Atomics.notify(control, 1);
-      }`;
-    threads = new BatchedVerifier(libsodium()!, lying);
+    // It writes 7 into the state of every submitted slot.
+    threads = new BatchedVerifier(libsodium()!, answeringEverySlot(7));
     const { publicJwk, cases } = checks(9);
     const key = await threads.importKey(publicJwk);
     expect(await answers(key, cases)).toEqual(cases.map((c) => c.valid));
     expect(threads.active).toBe(false);
+  });
+});
+
+describe('signing on the worker (createSigner)', () => {
+  let threads: VerifyThreads | undefined;
+  afterEach(async () => {
+    await threads?.close();
+    threads = undefined;
+  });
+
+  function privateJwk(): PrivateJwk {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    return { ...(privateKey.export({ format: 'jwk' }) as PrivateJwk), alg: 'Ed25519', kid: 'k' };
+  }
+  const inputs = (n: number) => Array.from({ length: n }, (_, i) => new Uint8Array(Buffer.from(`${i}.`.padEnd(200 + (i % 50), 'y'))));
+
+  it('makes the same signatures as signing inline, many at once and with several keys', async () => {
+    const verifier = new BatchedVerifier(libsodium()!, WORKER_SOURCE);
+    threads = verifier;
+    const [a, b] = [privateJwk(), privateJwk()];
+    const [onWorkerA, onWorkerB, inlineA, inlineB] = await Promise.all([threads.createSigner(a), threads.createSigner(b), createNodeSigner(a), createNodeSigner(b)]);
+    expect(onWorkerA.publicJwk).toEqual(inlineA.publicJwk);
+    const messages = inputs(600);
+    const signed = await Promise.all(messages.map((m, i) => (i % 2 === 0 ? onWorkerA : onWorkerB).sign(m)));
+    const expected = await Promise.all(messages.map((m, i) => (i % 2 === 0 ? inlineA : inlineB).sign(m)));
+    expect(signed.map((s) => Buffer.from(s).toString('hex'))).toEqual(expected.map((s) => Buffer.from(s).toString('hex')));
+    expect(threads.active).toBe(true);
+    expect(verifier.counts).toEqual({ signedOnWorker: 600, signedInline: 0 });
+  });
+
+  it('signs and verifies in the same rounds without mixing the answers up', async () => {
+    threads = createVerifyThreads();
+    const jwk = privateJwk();
+    const signer = await threads.createSigner(jwk);
+    const { publicJwk, cases } = checks(90);
+    const key = await threads.importKey(publicJwk);
+    const messages = inputs(90);
+    const [verified, signatures] = await Promise.all([answers(key, cases), Promise.all(messages.map((m) => signer.sign(m)))]);
+    expect(verified).toEqual(cases.map((c) => c.valid));
+    const own = await threads.importKey(signer.publicJwk);
+    expect(await Promise.all(messages.map((m, i) => own.verify(m, signatures[i]!)))).toEqual(messages.map(() => true));
+  });
+
+  it('refuses a key whose d does not match its x, as createNodeSigner does', async () => {
+    threads = createVerifyThreads();
+    const jwk = privateJwk();
+    await expect(threads.createSigner({ ...jwk, x: privateJwk().x as string })).rejects.toMatchObject({ code: 'invalid_key' });
+  });
+
+  it('signs a message too long for a slot on the calling thread, and every other algorithm there too', async () => {
+    threads = createVerifyThreads();
+    const jwk = privateJwk();
+    const [onWorker, inline] = await Promise.all([threads.createSigner(jwk), createNodeSigner(jwk)]);
+    const long = new Uint8Array(20_000).fill(7);
+    expect(Buffer.from(await onWorker.sign(long))).toEqual(Buffer.from(await inline.sign(long)));
+    const es = await generateKeyPair('ES256', 'es');
+    const esSigner = await threads.createSigner(es);
+    expect(esSigner.alg).toBe('ES256');
+    expect((await esSigner.sign(new Uint8Array([1, 2]))).length).toBe(64);
+  });
+
+  it('a worker that dies holding signatures to make: they are made on the calling thread, the same', async () => {
+    const dying = `const { control } = require('node:worker_threads').workerData; Atomics.wait(control, 0, 0); process.exit(3);`;
+    const verifier = new BatchedVerifier(libsodium()!, dying);
+    threads = verifier;
+    const jwk = privateJwk();
+    const [onWorker, inline] = await Promise.all([threads.createSigner(jwk), createNodeSigner(jwk)]);
+    const messages = inputs(20);
+    const signed = await Promise.all(messages.map((m) => onWorker.sign(m)));
+    expect(threads.active).toBe(false);
+    expect(verifier.counts).toEqual({ signedOnWorker: 0, signedInline: 20 });
+    for (const [i, m] of messages.entries()) expect(Buffer.from(signed[i]!)).toEqual(Buffer.from(await inline.sign(m)));
+  });
+
+  it('a worker that answers a signing slot as if it were a check is not believed', async () => {
+    // It answers every slot VALID (2), which is no answer to a signing slot.
+    threads = new BatchedVerifier(libsodium()!, answeringEverySlot(2));
+    const jwk = privateJwk();
+    const [onWorker, inline] = await Promise.all([threads.createSigner(jwk), createNodeSigner(jwk)]);
+    const message = inputs(1)[0]!;
+    expect(Buffer.from(await onWorker.sign(message))).toEqual(Buffer.from(await inline.sign(message)));
+    expect(threads.active).toBe(false);
+  });
+
+  it('with TESSERA_VERIFY_THREADS=0 it is createNodeSigner', async () => {
+    vi.stubEnv('TESSERA_VERIFY_THREADS', '0');
+    try {
+      threads = createVerifyThreads();
+      const jwk = privateJwk();
+      const [signer, inline] = await Promise.all([threads.createSigner(jwk), createNodeSigner(jwk)]);
+      const message = inputs(1)[0]!;
+      expect(Buffer.from(await signer.sign(message))).toEqual(Buffer.from(await inline.sign(message)));
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 

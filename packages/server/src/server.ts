@@ -25,7 +25,7 @@ import {
   type EgressPolicy,
   type FetchLike,
 } from '@tessera/protocol';
-import { createNodeEgressFetch, createNodeSigner, createVerifyThreads, cryptoBackend } from '@tessera/protocol/node';
+import { createNodeEgressFetch, createVerifyThreads, cryptoBackend } from '@tessera/protocol/node';
 import { Hono, type Context, type ErrorHandler } from 'hono';
 import { except } from 'hono/combine';
 import { HTTPException } from 'hono/http-exception';
@@ -197,13 +197,13 @@ export async function createServer(config: TesseraConfig, options: CreateServerO
   const now = options.now ?? (() => Date.now() / 1000);
 
   const store = await openStore(storeConfig(config.store), now);
-  // Verification keys: Ed25519 checks go to a worker thread through shared memory (libsodium), so the event loop, this
-  // server's bottleneck under load, spends a copy per check instead of the check; other algorithms use WebCrypto on the libuv
-  // thread pool (createVerifyThreads). Signing is synchronous (createNodeSigner, libsodium): it happens inside the
-  // issuance transaction, which must not wait on another thread.
+  // Ed25519 checks and signatures go to a worker thread through shared memory (libsodium), so the event loop, this
+  // server's bottleneck under load, spends a copy per operation instead of the operation; other algorithms verify with
+  // WebCrypto on the libuv thread pool and sign with node:crypto (createVerifyThreads). The token endpoints sign before
+  // the transaction that records a token, so a transaction never holds the write lock while the worker signs.
   const threads = createVerifyThreads();
   try {
-    const keys = new ServerKeys(store, now, createNodeSigner);
+    const keys = new ServerKeys(store, now, threads.createSigner);
     await keys.ensure('ps');
     await keys.ensure('ap');
 

@@ -1,8 +1,8 @@
 /**
- * Ed25519 verification on a worker thread, through shared memory.
+ * Ed25519 verification and signing on a worker thread, through shared memory.
  *
  * A proxy or server whose event loop is its bottleneck (bench:gateway, bench:ps) gains from moving each signature
- * check off that loop. WebCrypto does so through the libuv thread pool, but Node's WebCrypto layer itself costs the
+ * check, and each signature it makes, off that loop. WebCrypto does so through the libuv thread pool, but Node's WebCrypto layer itself costs the
  * event loop tens of microseconds per call, and OpenSSL's Ed25519 is half libsodium's speed. Here each check is
  * copied into a slot of a `SharedArrayBuffer`; a worker thread, asleep in `Atomics.wait` while there is nothing to
  * do, verifies the slots in the order they were submitted with libsodium and writes each answer into the slot's
@@ -16,22 +16,36 @@
  * base over 8 KiB) is verified on the calling thread. If the worker cannot start, dies, or writes a state that is
  * not an answer, the checks it held and every later one run on the calling thread instead: a broken worker never
  * turns a valid signature into a refusal, nor an invalid one into an acceptance.
+ *
+ * Signing (`createSigner`): the private key goes to the worker once, over a `MessagePort` the worker reads
+ * synchronously (`receiveMessageOnPort`); its expanded secret key lives there in libsodium's guarded memory, as the
+ * calling thread's copy does (`createNodeSigner`, kept for the fallbacks above). A slot then carries the key's index
+ * and the signing input, and comes back with the 64-byte signature (Ed25519 is deterministic: the same bytes as
+ * signing inline). A signer must not be awaited while a store transaction holds its lock, unless the wait is rare:
+ * the round trip is short but not free (see the token endpoints, which sign before their transaction).
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { b64urlDecode } from '../base64url.js';
 import { validatePublicJwk } from '../crypto/jwk.js';
 import { jwkThumbprint } from '../crypto/thumbprint.js';
-import type { KeyImporter, PublicJwk, VerifyKey } from '../crypto/types.js';
+import type { KeyImporter, PrivateJwk, PublicJwk, Signer, VerifyKey } from '../crypto/types.js';
 import { libsodium, type Ed25519Backend } from './libsodium.js';
 import { importServerVerifyKey } from './server-verify-key.js';
+import { createNodeSigner } from './signer.js';
 
-/** Slots (a power of two) and the bytes of each: length (4), public key (32), signature (64), message. */
+/**
+ * Slots (a power of two) and the bytes of each: length (4), public key (32), signature (64), message. A signing slot
+ * has the `SIGN` bit in its length word, the key's index where a check has its public key, and gets the signature
+ * back where a check has its signature.
+ */
 const SLOTS = 256;
 const SLOT_BYTES = 8192;
 /** Longest message a slot holds. */
 const MAX_MESSAGE = SLOT_BYTES - 100;
+/** The length word's flag for a signing slot. */
+const SIGN = 0x80000000;
 
 /** Cells of the control array: submissions so far, answer rounds so far, stop flag; then one state per slot. */
 const SUBMITTED = 0;
@@ -43,6 +57,9 @@ const FREE = 0;
 const PENDING = 1;
 const VALID = 2;
 const INVALID = 3;
+/** A signing slot's answers: its signature is in the slot; or the worker had no such key. */
+const SIGNED = 4;
+const NO_KEY = 5;
 /** Counters wrap within 30 bits, a multiple of SLOTS, so `count & (SLOTS - 1)` stays the ring index. */
 const WRAP = 0x3fffffff;
 
@@ -58,6 +75,8 @@ export interface WorkerShared {
   readonly data: Uint8Array;
   readonly slots: number;
   readonly slotBytes: number;
+  /** Signing keys: `{ index, seed }` messages, read with `receiveMessageOnPort`. */
+  readonly keyPort: MessagePort;
 }
 
 /**
@@ -66,10 +85,20 @@ export interface WorkerShared {
  * so each check is copied into an ordinary buffer first.
  */
 export const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
+const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const sodium = require(workerData.sodium);
-const { control, ring, data, slots, slotBytes } = workerData;
+const { control, ring, data, slots, slotBytes, keyPort } = workerData;
 const view = new DataView(data.buffer);
+const keys = [];
+function takeKeys() {
+  for (let m = receiveMessageOnPort(keyPort); m !== undefined; m = receiveMessageOnPort(keyPort)) {
+    const { index, seed } = m.message;
+    const secretKey = sodium.sodium_malloc(64);
+    sodium.crypto_sign_seed_keypair(Buffer.alloc(32), secretKey, seed);
+    sodium.sodium_memzero(seed);
+    keys[index] = secretKey;
+  }
+}
 let seen = 0;
 for (;;) {
   if (Atomics.load(control, ${STOP}) !== 0) break;
@@ -82,9 +111,26 @@ for (;;) {
     const slot = ring[seen & (slots - 1)];
     seen = (seen + 1) & ${WRAP};
     const at = slot * slotBytes;
-    const length = view.getUint32(at);
-    const bytes = Buffer.allocUnsafe(96 + length);
-    bytes.set(data.subarray(at + 4, at + 100 + length));
+    const word = view.getUint32(at);
+    if (word >= ${SIGN}) {
+      const length = word - ${SIGN};
+      const index = view.getUint32(at + 4);
+      if (keys[index] === undefined) takeKeys();
+      const key = keys[index];
+      let state = ${NO_KEY};
+      if (key !== undefined) {
+        const message = Buffer.allocUnsafe(length);
+        message.set(data.subarray(at + 100, at + 100 + length));
+        const signature = Buffer.allocUnsafe(64);
+        sodium.crypto_sign_detached(signature, message, key);
+        data.set(signature, at + 36);
+        state = ${SIGNED};
+      }
+      Atomics.store(control, ${STATES} + slot, state);
+      continue;
+    }
+    const bytes = Buffer.allocUnsafe(96 + word);
+    bytes.set(data.subarray(at + 4, at + 100 + word));
     const valid = sodium.crypto_sign_verify_detached(bytes.subarray(32, 96), bytes.subarray(96), bytes.subarray(0, 32));
     Atomics.store(control, ${STATES} + slot, valid ? ${VALID} : ${INVALID});
   }
@@ -93,18 +139,24 @@ for (;;) {
 }
 `;
 
-interface Check {
-  readonly publicKey: Uint8Array;
-  readonly signature: Uint8Array;
-  readonly message: Uint8Array;
-  resolve(valid: boolean): void;
-  /** The slot it occupies while submitted. */
-  slot: number;
-}
+/** A signature check, or a signature to make; `slot` is the slot it occupies while submitted. */
+type Check =
+  | { readonly kind: 'verify'; readonly publicKey: Uint8Array; readonly signature: Uint8Array; readonly message: Uint8Array; resolve(valid: boolean): void; slot: number }
+  | {
+      readonly kind: 'sign';
+      readonly keyIndex: number;
+      readonly message: Uint8Array;
+      /** The same key on the calling thread: for the fallbacks. */
+      readonly inline: Signer;
+      resolve(signature: Uint8Array | Promise<Uint8Array>): void;
+      slot: number;
+    };
 
 export interface VerifyThreads {
   /** A key importer: Ed25519 keys verify on the worker; others as `importServerVerifyKey` does. */
   readonly importKey: KeyImporter;
+  /** A signer: Ed25519 keys sign on the worker; others (and every key without a worker) as `createNodeSigner` does. */
+  readonly createSigner: (privateJwk: PrivateJwk) => Promise<Signer>;
   /** Whether checks go to the worker (false: libsodium missing, or the worker failed and checks run inline). */
   readonly active: boolean;
   /** Stops the worker; later checks run on the calling thread. */
@@ -125,7 +177,7 @@ export function createVerifyThreads(): VerifyThreads {
   const setting = process.env['TESSERA_VERIFY_THREADS'];
   const wanted = setting === undefined ? availableParallelism() > 1 : setting !== '0';
   if (sodium === undefined || !wanted) {
-    return { importKey: importServerVerifyKey, active: false, close: () => Promise.resolve() };
+    return { importKey: importServerVerifyKey, createSigner: createNodeSigner, active: false, close: () => Promise.resolve() };
   }
   if (shared === undefined || !shared.verifier.active) shared = { verifier: new BatchedVerifier(sodium, WORKER_SOURCE), users: 0 };
   const entry = shared;
@@ -133,6 +185,7 @@ export function createVerifyThreads(): VerifyThreads {
   let closed = false;
   return {
     importKey: entry.verifier.importKey,
+    createSigner: entry.verifier.createSigner,
     get active() {
       return !closed && entry.verifier.active;
     },
@@ -165,9 +218,17 @@ export class BatchedVerifier implements VerifyThreads {
   /** Answer rounds seen when the event loop last looked; `Atomics.waitAsync` waits for the count to move on. */
   #answered = 0;
   #listening = false;
+  /** Where signing keys go to the worker; how many have gone. */
+  readonly #keyPort: MessagePort;
+  #keys = 0;
+  /** Signatures made on the worker and, for an Ed25519 key it was given, on the calling thread (tests, metrics). */
+  readonly counts = { signedOnWorker: 0, signedInline: 0 };
 
   constructor(sodium: Ed25519Backend, source: string) {
     this.#sodium = sodium;
+    const { port1, port2 } = new MessageChannel();
+    this.#keyPort = port1;
+    port1.unref();
     try {
       const workerData: WorkerShared = {
         sodium: createRequire(import.meta.url).resolve('sodium-native'),
@@ -176,8 +237,9 @@ export class BatchedVerifier implements VerifyThreads {
         data: this.#data,
         slots: SLOTS,
         slotBytes: SLOT_BYTES,
+        keyPort: port2,
       };
-      const worker = new Worker(source, { eval: true, workerData });
+      const worker = new Worker(source, { eval: true, workerData, transferList: [port2] });
       worker.on('error', () => this.#fail());
       worker.on('exit', () => this.#fail());
       // Idle, the worker never keeps the process alive; while it holds checks, it does, so an `await key.verify()`
@@ -207,14 +269,36 @@ export class BatchedVerifier implements VerifyThreads {
     });
   };
 
+  readonly createSigner = async (privateJwk: PrivateJwk): Promise<Signer> => {
+    // The calling thread's signer checks the key (d and x agree) and is the fallback; other algorithms use it alone.
+    const inline = await createNodeSigner(privateJwk);
+    if (inline.alg !== 'Ed25519' || this.#worker === undefined) return inline;
+    const keyIndex = this.#keys++;
+    this.#keyPort.postMessage({ index: keyIndex, seed: b64urlDecode(privateJwk.d) });
+    return Object.freeze({
+      alg: inline.alg,
+      publicJwk: inline.publicJwk,
+      sign: (data: Uint8Array): Promise<Uint8Array> => {
+        if (this.#worker === undefined || data.length > MAX_MESSAGE) return this.#signInline(inline, data);
+        return new Promise<Uint8Array>((resolve) => this.#enqueue({ kind: 'sign', keyIndex, message: data, inline, resolve, slot: -1 }));
+      },
+    });
+  };
+
   #verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (signature.length !== 64 || publicKey.length !== 32) return Promise.resolve(false);
     if (this.#worker === undefined || message.length > MAX_MESSAGE) return Promise.resolve(this.#sodium.verify(message, signature, publicKey));
-    return new Promise((resolve) => {
-      const check: Check = { publicKey, signature, message, resolve, slot: -1 };
-      if (this.#free.length === 0) this.#waiting.push(check);
-      else this.#submit(check);
-    });
+    return new Promise((resolve) => this.#enqueue({ kind: 'verify', publicKey, signature, message, resolve, slot: -1 }));
+  }
+
+  #signInline(inline: Signer, data: Uint8Array): Promise<Uint8Array> {
+    this.counts.signedInline++;
+    return inline.sign(data);
+  }
+
+  #enqueue(check: Check): void {
+    if (this.#free.length === 0) this.#waiting.push(check);
+    else this.#submit(check);
   }
 
   /** Copies `check` into a free slot and hands it to the worker. */
@@ -222,9 +306,14 @@ export class BatchedVerifier implements VerifyThreads {
     const worker = this.#worker!;
     const slot = this.#free.pop()!;
     const at = slot * SLOT_BYTES;
-    this.#view.setUint32(at, check.message.length);
-    this.#data.set(check.publicKey, at + 4);
-    this.#data.set(check.signature, at + 36);
+    if (check.kind === 'verify') {
+      this.#view.setUint32(at, check.message.length);
+      this.#data.set(check.publicKey, at + 4);
+      this.#data.set(check.signature, at + 36);
+    } else {
+      this.#view.setUint32(at, SIGN + check.message.length);
+      this.#view.setUint32(at + 4, check.keyIndex);
+    }
     this.#data.set(check.message, at + 100);
     check.slot = slot;
     Atomics.store(this.#control, STATES + slot, PENDING);
@@ -258,15 +347,20 @@ export class BatchedVerifier implements VerifyThreads {
     for (const check of this.#inFlight) {
       const state = Atomics.load(this.#control, STATES + check.slot);
       if (state === PENDING) break;
-      if (state !== VALID && state !== INVALID) {
-        // Not an answer: the worker is out of step with this thread. Never guess; stop using it.
+      const answer = check.kind === 'verify' ? state === VALID || state === INVALID : state === SIGNED || state === NO_KEY;
+      if (!answer) {
+        // Not an answer (to this kind of slot): the worker is out of step with this thread. Never guess; stop using it.
         this.#inFlight = this.#inFlight.slice(done);
         this.#fail();
         return;
       }
+      if (check.kind === 'verify') check.resolve(state === VALID);
+      else if (state === SIGNED) {
+        this.counts.signedOnWorker++;
+        check.resolve(this.#data.slice(check.slot * SLOT_BYTES + 36, check.slot * SLOT_BYTES + 100));
+      } else check.resolve(this.#signInline(check.inline, check.message));
       Atomics.store(this.#control, STATES + check.slot, FREE);
       this.#free.push(check.slot);
-      check.resolve(state === VALID);
       done++;
     }
     if (done > 0) this.#inFlight = done === this.#inFlight.length ? [] : this.#inFlight.slice(done);
@@ -295,6 +389,7 @@ export class BatchedVerifier implements VerifyThreads {
       Atomics.notify(this.#control, SUBMITTED);
     }
     this.#drainInline();
+    this.#keyPort.close();
     return worker?.terminate();
   }
 
@@ -303,7 +398,10 @@ export class BatchedVerifier implements VerifyThreads {
     const checks = [...this.#inFlight, ...this.#waiting];
     this.#inFlight = [];
     this.#waiting = [];
-    for (const check of checks) check.resolve(this.#sodium.verify(check.message, check.signature, check.publicKey));
+    for (const check of checks) {
+      if (check.kind === 'verify') check.resolve(this.#sodium.verify(check.message, check.signature, check.publicKey));
+      else check.resolve(this.#signInline(check.inline, check.message));
+    }
   }
 
   async close(): Promise<void> {

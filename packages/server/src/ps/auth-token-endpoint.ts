@@ -26,7 +26,7 @@ import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { PS_PATHS } from './metadata.js';
 import { capAtMission, requireActiveMission } from './missions.js';
-import { missionOwner, mintedClaims, type IssuedToken } from './person-token-endpoint.js';
+import { missionOwner, mintedClaims, type IssuedToken, type MintedToken } from './person-token-endpoint.js';
 import { checkResourceToken } from './resource-token-check.js';
 import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
 import { chainedCaller, readUpstreamToken, upstreamPending, type UpstreamPending } from './upstream-token.js';
@@ -87,10 +87,12 @@ const insertIssuedAuthToken = prepared(
 );
 
 /**
- * Mints an auth token and records it in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction.
- * With the `profile` identity scope the person's `name` is added (AAuth §Scopes: identity scopes bring their claims).
+ * Mints an auth token; no write. With the `profile` identity scope the person's `name` is added (AAuth §Scopes:
+ * identity scopes bring their claims), read through `db`. Sign before opening the transaction that records the token
+ * where the path allows it: the signer may answer from another thread (`createVerifyThreads`), and a transaction
+ * waiting for it holds the store's write lock.
  */
-export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: Signer, input: AuthTokenIssue): Promise<IssuedToken> {
+export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input: AuthTokenIssue, db: Executor = ctx.store.db): Promise<MintedToken> {
   const now = Math.floor(ctx.now());
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token or person token this request was made with has expired' });
   let name: string | undefined;
@@ -115,8 +117,14 @@ export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: S
     },
     { now: ctx.now, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
   );
-  const { jti, exp } = mintedClaims(token);
-  await insertIssuedAuthToken(db, ctx.ps.issuer, jti, input.sub, input.agentId, input.resource, scope.length === 0 ? null : scope, input.personId, exp);
+  return { token, ...mintedClaims(token), now };
+}
+
+/** Records a minted auth token in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction. */
+export async function recordAuthToken(ctx: ServerContext, db: Executor, minted: MintedToken, input: AuthTokenIssue): Promise<IssuedToken> {
+  const { jti, exp, token, now } = minted;
+  const scope = input.scopes.length === 0 ? null : input.scopes.join(' ');
+  await insertIssuedAuthToken(db, ctx.ps.issuer, jti, input.sub, input.agentId, input.resource, scope, input.personId, exp);
   await ctx.store.audit(
     {
       type: 'token.issued',
@@ -124,12 +132,17 @@ export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: S
       agent: input.agentId,
       person: input.personId,
       resource: input.resource,
-      scope: scope.length === 0 ? null : scope,
+      scope,
       detail: { kind: 'auth_token', jti, exp, ...(input.grantId === undefined ? {} : { grant: input.grantId }) },
     },
     db,
   );
   return { jti, exp, token, expiresIn: exp - now };
+}
+
+/** Mints and records an auth token, all inside `db`'s transaction (where the transaction does more, e.g. a decision). */
+export async function issueAuthToken(ctx: ServerContext, db: Executor, signer: Signer, input: AuthTokenIssue): Promise<IssuedToken> {
+  return recordAuthToken(ctx, db, await mintAuthTokenFor(ctx, signer, input, db), input);
 }
 
 /**
@@ -202,22 +215,23 @@ export function authTokenRoutes(ctx: ServerContext, deferred: Deferred, federati
           );
           return c.json(relayed, 200, { 'cache-control': 'no-store' });
         }
-        const issued = await ctx.store.transaction((trx) =>
-          issueAuthToken(ctx, trx, signer, {
-            personId: record.person_id,
-            agentId: caller.agent.id,
-            cnfJwk: caller.cnfJwk,
-            resource,
-            sub: record.sub,
-            scopes,
-            notAfter,
-            ...(claims.mission_s256 === undefined ? {} : { missionS256: claims.mission_s256 }),
-            ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
-            ...(claims.account === undefined ? {} : { account: claims.account }),
-            grantId: grant.id,
-            actor: 'ps',
-          }),
-        );
+        const issue: AuthTokenIssue = {
+          personId: record.person_id,
+          agentId: caller.agent.id,
+          cnfJwk: caller.cnfJwk,
+          resource,
+          sub: record.sub,
+          scopes,
+          notAfter,
+          ...(claims.mission_s256 === undefined ? {} : { missionS256: claims.mission_s256 }),
+          ...(claims.tenant === undefined ? {} : { tenant: claims.tenant }),
+          ...(claims.account === undefined ? {} : { account: claims.account }),
+          grantId: grant.id,
+          actor: 'ps',
+        };
+        // Signed before the transaction, so the transaction never waits on the signer (see mintAuthTokenFor).
+        const minted = await mintAuthTokenFor(ctx, signer, issue);
+        const issued = await ctx.store.transaction((trx) => recordAuthToken(ctx, trx, minted, issue));
         return c.json({ auth_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
       }
     }

@@ -54,6 +54,15 @@ export interface PersonTokenIssue {
   readonly actor: string;
 }
 
+/** A token minted and not yet recorded. */
+export interface MintedToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly exp: number;
+  /** When it was minted (epoch seconds), for `expires_in`. */
+  readonly now: number;
+}
+
 export interface IssuedToken {
   readonly jti: string;
   readonly exp: number;
@@ -68,10 +77,10 @@ export function mintedClaims(token: string): { jti: string; exp: number } {
 }
 
 /**
- * Mints a person token and records it (`person_token_records` until `exp` + retention, `issued_tokens`), audited
- * `token.issued`. Runs inside `db`'s transaction.
+ * Mints a person token; no write. Sign before opening the transaction that records the token where the path allows
+ * it: the signer may answer from another thread, and a transaction waiting for it holds the store's write lock.
  */
-export async function issuePersonToken(ctx: ServerContext, db: Executor, signer: Signer, input: PersonTokenIssue): Promise<IssuedToken> {
+export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, input: PersonTokenIssue, db: Executor = ctx.store.db): Promise<MintedToken & { readonly sub: string }> {
   const now = Math.floor(ctx.now());
   // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
@@ -87,7 +96,20 @@ export async function issuePersonToken(ctx: ServerContext, db: Executor, signer:
     },
     { now: ctx.now, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
   );
-  const { jti, exp } = mintedClaims(token);
+  return { token, ...mintedClaims(token), now, sub };
+}
+
+/** Mints and records a person token, all inside `db`'s transaction (where the transaction does more, e.g. a decision). */
+export async function issuePersonToken(ctx: ServerContext, db: Executor, signer: Signer, input: PersonTokenIssue): Promise<IssuedToken> {
+  return recordPersonToken(ctx, db, await mintPersonTokenFor(ctx, signer, input, db), input);
+}
+
+/**
+ * Records a minted person token (`person_token_records` until `exp` + retention, `issued_tokens`), audited
+ * `token.issued`. Runs inside `db`'s transaction.
+ */
+export async function recordPersonToken(ctx: ServerContext, db: Executor, minted: MintedToken & { readonly sub: string }, input: PersonTokenIssue): Promise<IssuedToken> {
+  const { token, jti, exp, now, sub } = minted;
   await db
     .insertInto('person_token_records')
     .values({
@@ -175,19 +197,20 @@ export function personTokenRoutes(ctx: ServerContext, deferred: Deferred): Hono<
       if (grant && grant.person_id === caller.personId && (mission === undefined || mission.person_id === caller.personId)) {
         const personId = caller.personId;
         const signer = await ctx.keys.signer('ps');
-        const issued = await ctx.store.transaction((trx) =>
-          issuePersonToken(ctx, trx, signer, {
-            personId,
-            agentId: caller.agent.id,
-            agentJkt: caller.agentJkt,
-            cnfJwk: caller.cnfJwk,
-            resource,
-            notAfter,
-            ...(mission === undefined ? {} : { missionS256: mission.s256 }),
-            grantId: grant.id,
-            actor: 'ps',
-          }),
-        );
+        const issue: PersonTokenIssue = {
+          personId,
+          agentId: caller.agent.id,
+          agentJkt: caller.agentJkt,
+          cnfJwk: caller.cnfJwk,
+          resource,
+          notAfter,
+          ...(mission === undefined ? {} : { missionS256: mission.s256 }),
+          grantId: grant.id,
+          actor: 'ps',
+        };
+        // Signed before the transaction, so the transaction never waits on the signer (see mintPersonTokenFor).
+        const minted = await mintPersonTokenFor(ctx, signer, issue);
+        const issued = await ctx.store.transaction((trx) => recordPersonToken(ctx, trx, minted, issue));
         return c.json({ person_token: issued.token, expires_in: issued.expiresIn }, 200, { 'cache-control': 'no-store' });
       }
     }
