@@ -29,6 +29,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { Checkpointer } from './sqlite-checkpointer.js';
 
 /** The batch a transaction joined: `durable` settles when its COMMIT has run. */
 export interface CommitBatch {
@@ -118,9 +119,13 @@ export class GroupCommitDriver implements Driver {
   /** Batches committed and transactions released into a batch so far (for tests and metrics). */
   readonly counts = { batches: 0, transactions: 0 };
 
-  constructor(writer: SQLiteDatabase, reader: SQLiteDatabase) {
+  /** The WAL checkpointer (sqlite-checkpointer.ts), stopped before the connections close. */
+  readonly checkpointer: Checkpointer | undefined;
+
+  constructor(writer: SQLiteDatabase, reader: SQLiteDatabase, checkpointer?: Checkpointer) {
     this.#writer = new StatementCache(writer);
     this.#reader = new StatementCache(reader);
+    this.checkpointer = checkpointer;
   }
 
   async init(): Promise<void> {}
@@ -280,6 +285,7 @@ export class GroupCommitDriver implements Driver {
     } finally {
       this.#closed = true;
       this.#mutex.unlock();
+      await this.checkpointer?.stop();
       this.#reader.database.close();
       this.#writer.database.close();
     }
@@ -306,9 +312,9 @@ export function readDirect(db: object, sql: string, parameters: readonly unknown
 /** Kysely's SQLite dialect (compiler, adapter, introspector) over the group-commit driver. */
 export class GroupCommitSqliteDialect extends SqliteDialect {
   readonly driver: GroupCommitDriver;
-  constructor(writer: SQLiteDatabase, reader: SQLiteDatabase) {
+  constructor(writer: SQLiteDatabase, reader: SQLiteDatabase, checkpointer?: Checkpointer) {
     super({ database: writer });
-    this.driver = new GroupCommitDriver(writer, reader);
+    this.driver = new GroupCommitDriver(writer, reader, checkpointer);
   }
   override createDriver(): Driver {
     return this.driver;

@@ -11,10 +11,17 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, 
 import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { prepared } from './prepared.js';
+import { BACKSTOP_PAGES, startCheckpointer, type CheckpointerStats } from './sqlite-checkpointer.js';
 import { GroupCommitSqliteDialect, registerDirectReads, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
 
 export type StoreConfig =
-  | { readonly kind: 'sqlite'; /** A directory (the file is `tessera.db` in it), or `:memory:`. */ readonly dataDir: string }
+  | {
+      readonly kind: 'sqlite';
+      /** A directory (the file is `tessera.db` in it), or `:memory:`. */
+      readonly dataDir: string;
+      /** WAL checkpoints on a worker thread (default true; sqlite-checkpointer.ts). */
+      readonly backgroundCheckpoints?: boolean;
+    }
   | { readonly kind: 'postgres'; readonly connectionString: string; readonly maxConnections?: number };
 
 /** What an audit event carries; `id` and `at` are set by the store. Never a whole token, key or secret. */
@@ -70,6 +77,11 @@ export class Store {
     });
     await batch?.durable;
     return result;
+  }
+
+  /** What the background WAL checkpointer has done (a SQLite file store with one running; for metrics and tests). */
+  checkpoints(): CheckpointerStats | undefined {
+    return this.#groupCommit?.checkpointer?.stats();
   }
 
   /** Appends an audit event (in `executor`'s transaction when given, so the event lands with the change). */
@@ -141,10 +153,15 @@ async function createKysely(config: StoreConfig): Promise<{ db: Kysely<Database>
     writer.pragma('synchronous = NORMAL');
     writer.pragma('foreign_keys = ON');
     writer.pragma('busy_timeout = 5000');
+    // Checkpoints on a worker thread; the writer's own, less often, keeps the log bounded (sqlite-checkpointer.ts).
+    const checkpointer = config.backgroundCheckpoints === false ? undefined : startCheckpointer(file);
+    if (checkpointer !== undefined) writer.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    // A log that grew to the threshold is cut back when it starts over, rather than keeping its size on disk.
+    writer.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
     // Reads outside transactions: a read-only connection, which sees committed data only (sqlite-group-commit.ts).
     const reader = new SQLite(file, { readonly: true });
     reader.pragma('busy_timeout = 5000');
-    const dialect = new GroupCommitSqliteDialect(writer, reader);
+    const dialect = new GroupCommitSqliteDialect(writer, reader, checkpointer);
     const db = new Kysely<Database>({ dialect });
     registerDirectReads(db, dialect.driver);
     return { db, groupCommit: dialect.driver };
