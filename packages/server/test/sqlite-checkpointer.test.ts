@@ -67,6 +67,20 @@ describe('WAL checkpoints on a worker thread', () => {
     await store.close();
   });
 
+  it('a store whose migration fails closes what it opened: another connection can then take the file exclusively', async () => {
+    const conflicting = new SQLite(file);
+    conflicting.exec('create table people (id text)');
+    conflicting.close();
+    await expect(openStore({ kind: 'sqlite', dataDir: dir })).rejects.toThrow(/people/);
+    const exclusive = new SQLite(file);
+    try {
+      // Leaving WAL mode needs every other connection to the file closed (the writer, the reader, the checkpointer's).
+      expect(exclusive.pragma('journal_mode = DELETE', { simple: true })).toBe('delete');
+    } finally {
+      exclusive.close();
+    }
+  });
+
   it('stops when the store closes', async () => {
     const store = await openStore({ kind: 'sqlite', dataDir: dir });
     await until(() => store.checkpoints()!.runs > 0);

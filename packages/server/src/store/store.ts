@@ -134,7 +134,13 @@ export function auditId(ms: number, seq: number): string {
 export async function openStore(config: StoreConfig, now: () => number = () => Date.now() / 1000): Promise<Store> {
   const { db, groupCommit } = await createKysely(config);
   const store = new Store(db, config.kind, now, groupCommit);
-  await store.migrate();
+  try {
+    await store.migrate();
+  } catch (error) {
+    // Not left open behind a failed start: the connections, and the checkpointer's thread.
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   return store;
 }
 
