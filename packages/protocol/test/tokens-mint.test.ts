@@ -5,8 +5,8 @@ import { createSigner, generateKeyPair, publicJwkOf } from '../src/crypto/signer
 import type { PublicJwk, Signer } from '../src/crypto/types.js';
 import { jwkThumbprint } from '../src/crypto/thumbprint.js';
 import { mintAgentToken } from '../src/tokens/agent-token.js';
-import { mintAuthToken } from '../src/tokens/auth-token.js';
-import { mintPersonToken } from '../src/tokens/person-token.js';
+import { mintAuthToken, mintAuthTokenWithClaims } from '../src/tokens/auth-token.js';
+import { mintPersonToken, mintPersonTokenWithClaims } from '../src/tokens/person-token.js';
 import { mintResourceToken } from '../src/tokens/resource-token.js';
 import type { MintClaims } from '../src/tokens/claims.js';
 import type { PersonTokenClaims } from '../src/tokens/person-token.js';
@@ -161,6 +161,16 @@ describe('mintAuthToken', () => {
     const bound = Math.min(NOW + 1800 /* agent token exp */, NOW + 900 /* mission expires_at */);
     expect(parts(await mintAuthToken(ps, base, { now, notAfter: bound })).payload['exp']).toBe(NOW + 900);
     expect(parts(await mintAuthToken(ps, base, { now, notAfter: NOW + 7200 })).payload['exp']).toBe(NOW + 3600);
+  });
+
+  it('the WithClaims forms answer exactly the claims their token carries, and refuse what the plain forms refuse', async () => {
+    const auth = await mintAuthTokenWithClaims(ps, base, { now, notAfter: NOW + 900 });
+    expect(auth.claims).toEqual(parts(auth.token).payload);
+    expect(auth.claims).toMatchObject({ exp: NOW + 900, iat: NOW });
+    const person = await mintPersonTokenWithClaims(ps, personClaims, { now });
+    expect(person.claims).toEqual(parts(person.token).payload);
+    expect(typeof person.claims.jti).toBe('string');
+    expect(await rejectCode(mintAuthTokenWithClaims(ps, { ...base, ps: 'https://other-ps.example' }, { now }))).toBe('invalid_argument');
   });
 
   it('cnf.jwk is required and policy-checked', async () => {

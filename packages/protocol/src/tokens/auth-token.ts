@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { Signer } from '../crypto/types.js';
-import type { Audience, CommonClaims, Confirmation, MintClaims, MintOptions } from './claims.js';
+import type { Audience, CommonClaims, Confirmation, MintClaims, Minted, MintOptions } from './claims.js';
 import { ClaimReader, DWK, MAX_LIFETIME, assemblePayload, issueTimes, requireKid } from './claims.js';
 import { signJws } from './jws.js';
 
@@ -63,9 +63,14 @@ export async function mintAuthToken(
   claims: MintClaims<AuthTokenClaims>,
   options: MintOptions,
 ): Promise<string> {
+  return (await mintAuthTokenWithClaims(signer, claims, options)).token;
+}
+
+/** `mintAuthToken`, answering the token's claims beside it. */
+export async function mintAuthTokenWithClaims(signer: Signer, claims: MintClaims<AuthTokenClaims>, options: MintOptions): Promise<Minted<AuthTokenClaims>> {
   const kid = requireKid(signer);
   const times = issueTimes(options, AUTH_TOKEN_DEFAULT_TTL, MAX_LIFETIME[AUTH_TOKEN_TYP]);
   const payload = assemblePayload(claims, DWK.person, times);
-  checkAuthTokenClaims(payload, 'invalid_argument');
-  return signJws({ typ: AUTH_TOKEN_TYP, kid }, payload, signer);
+  const checked = checkAuthTokenClaims(payload, 'invalid_argument');
+  return { token: await signJws({ typ: AUTH_TOKEN_TYP, kid }, payload, signer), claims: checked };
 }

@@ -138,6 +138,12 @@ export class ClaimReader {
 }
 
 /** Options common to every mint function. */
+/** A token just minted, with the claims it carries: an issuer records `jti` and `exp` without decoding it again. */
+export interface Minted<C> {
+  readonly token: string;
+  readonly claims: C;
+}
+
 export interface MintOptions {
   /** Clock, epoch seconds. */
   readonly now: () => number;

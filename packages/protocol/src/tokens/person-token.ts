@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { Signer } from '../crypto/types.js';
-import type { Audience, CommonClaims, Confirmation, MintClaims, MintOptions } from './claims.js';
+import type { Audience, CommonClaims, Confirmation, MintClaims, Minted, MintOptions } from './claims.js';
 import { ClaimReader, DWK, MAX_LIFETIME, assemblePayload, issueTimes, requireKid } from './claims.js';
 import { signJws } from './jws.js';
 
@@ -51,9 +51,14 @@ export const PERSON_TOKEN_DEFAULT_TTL = 3600;
  * upstream token's `exp` or the mission's `expires_at`, whichever is earliest (AAuth §Person Token Structure).
  */
 export async function mintPersonToken(signer: Signer, claims: MintClaims<PersonTokenClaims>, options: MintOptions): Promise<string> {
+  return (await mintPersonTokenWithClaims(signer, claims, options)).token;
+}
+
+/** `mintPersonToken`, answering the token's claims beside it. */
+export async function mintPersonTokenWithClaims(signer: Signer, claims: MintClaims<PersonTokenClaims>, options: MintOptions): Promise<Minted<PersonTokenClaims>> {
   const kid = requireKid(signer);
   const times = issueTimes(options, PERSON_TOKEN_DEFAULT_TTL, MAX_LIFETIME[PERSON_TOKEN_TYP]);
   const payload = assemblePayload(claims, DWK.person, times);
-  checkPersonTokenClaims(payload, 'invalid_argument');
-  return signJws({ typ: PERSON_TOKEN_TYP, kid }, payload, signer);
+  const checked = checkPersonTokenClaims(payload, 'invalid_argument');
+  return { token: await signJws({ typ: PERSON_TOKEN_TYP, kid }, payload, signer), claims: checked };
 }

@@ -32,7 +32,7 @@ import {
   DWK,
   isAAuthError,
   jwkThumbprint,
-  mintAuthToken,
+  mintAuthTokenWithClaims,
   tokenProblemCode,
   verifyServerRequest,
   verifyToken,
@@ -46,7 +46,6 @@ import { Hono, type Context } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { DeferredService } from '../deferred/types.js';
 import { errorResponse, requestMessage } from '../http/signed-request.js';
-import { mintedClaims } from '../ps/person-token-endpoint.js';
 import { parseJsonBody } from '../ps/token-request.js';
 import { scopeList } from '../ps/resource-token-check.js';
 
@@ -274,7 +273,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
     const signer = await ctx.keys.signer('as');
     const now = Math.floor(ctx.now());
     if (request.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token has expired' });
-    const token = await mintAuthToken(
+    const { token, claims: minted } = await mintAuthTokenWithClaims(
       signer,
       {
         iss: issuer,
@@ -290,7 +289,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
       },
       { now: ctx.now, ttl: AS_AUTH_TOKEN_TTL, notAfter: request.notAfter },
     );
-    const { jti, exp } = mintedClaims(token);
+    const { jti, exp } = minted;
     await ctx.store.transaction(async (trx) => {
       await trx
         .insertInto('issued_tokens')

@@ -13,7 +13,7 @@
  * identifier of the person token, `scope` ⊆ the resource token's, `cnf` = the signer's key (the sub-agent's when a
  * parent mediates), ≤ 1 h, and never after the agent token or the person token it was obtained with (§8.35, §8.41).
  */
-import { AAuthError, mintAuthToken, selectSignatureKey, type PublicJwk, type Signer } from '@tessera/protocol';
+import { AAuthError, mintAuthTokenWithClaims, selectSignatureKey, type PublicJwk, type Signer } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
@@ -26,7 +26,7 @@ import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
 import { PS_PATHS } from './metadata.js';
 import { capAtMission, requireActiveMission } from './missions.js';
-import { missionOwner, mintedClaims, type IssuedToken, type MintedToken } from './person-token-endpoint.js';
+import { missionOwner, type IssuedToken, type MintedToken } from './person-token-endpoint.js';
 import { checkResourceToken } from './resource-token-check.js';
 import { parseJsonBody, parseTokenRequestOptions } from './token-request.js';
 import { chainedCaller, readUpstreamToken, upstreamPending, type UpstreamPending } from './upstream-token.js';
@@ -101,7 +101,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
     name = person?.display_name;
   }
   const scope = input.scopes.join(' ');
-  const token = await mintAuthToken(
+  const { token, claims } = await mintAuthTokenWithClaims(
     signer,
     {
       iss: ctx.ps.issuer,
@@ -117,7 +117,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
     },
     { now: ctx.now, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
   );
-  return { token, ...mintedClaims(token), now };
+  return { token, jti: claims.jti, exp: claims.exp, now };
 }
 
 /** Records a minted auth token in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction. */

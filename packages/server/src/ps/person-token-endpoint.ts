@@ -9,7 +9,7 @@
  * resource as `aud`, carries the directed `sub` and the request signer's key (or the sub-agent's) as `cnf`, no
  * `scope` or `account`, and expires within an hour and never after the agent token.
  */
-import { AAuthError, decodeJws, mintPersonToken, parseServerIdentifier, type PublicJwk, type Signer } from '@tessera/protocol';
+import { AAuthError, mintPersonTokenWithClaims, parseServerIdentifier, type PublicJwk, type Signer } from '@tessera/protocol';
 import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
@@ -70,12 +70,6 @@ export interface IssuedToken {
   readonly expiresIn: number;
 }
 
-/** Reads `exp` and `jti` back from a token this PS just minted. */
-export function mintedClaims(token: string): { jti: string; exp: number } {
-  const { payload } = decodeJws(token);
-  return { jti: payload['jti'] as string, exp: payload['exp'] as number };
-}
-
 /**
  * Mints a person token; no write. Sign before opening the transaction that records the token where the path allows
  * it: the signer may answer from another thread, and a transaction waiting for it holds the store's write lock.
@@ -85,7 +79,7 @@ export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, inp
   // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
   const sub = await directedSubject(ctx, input.personId, input.resource, db);
-  const token = await mintPersonToken(
+  const { token, claims } = await mintPersonTokenWithClaims(
     signer,
     {
       iss: ctx.ps.issuer,
@@ -96,7 +90,7 @@ export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, inp
     },
     { now: ctx.now, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
   );
-  return { token, ...mintedClaims(token), now, sub };
+  return { token, jti: claims.jti, exp: claims.exp, now, sub };
 }
 
 /** Mints and records a person token, all inside `db`'s transaction (where the transaction does more, e.g. a decision). */
