@@ -206,7 +206,8 @@ async function main() {
       const proxy = name === 'direct' ? undefined : r.cpu?.[name];
       const m =
         (r.machine === undefined ? '' : `  machine ${r.machine.busy_cores}/${r.machine.cores} cores busy, ${r.machine.cpu_us_per_request} µs CPU/request`) +
-        (proxy === undefined ? '' : `; ${name} process ${proxy.us_per_request} µs/request (${proxy.cores} cores)`);
+        (proxy === undefined ? '' : `; ${name} process ${proxy.us_per_request} µs/request (${proxy.cores} cores`) +
+        (proxy?.event_loop === undefined ? (proxy === undefined ? '' : ')') : `; event loop ${proxy.event_loop.us_per_request} µs/request, ${proxy.event_loop.cores} of a core)`);
       return `${name.padEnd(12)} ${String(r.rps).padStart(9)} req/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})${m}`;
     };
     log(line('direct', directResult));

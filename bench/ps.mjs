@@ -87,7 +87,9 @@ try {
   const m = await load(mockinRequest, { connections, seconds, meter: { server: mockin.pid } });
   const t2 = await load(tesseraRequest, { connections, seconds, meter: { server: tessera.pid } });
   for (const [name, r] of [['tessera (1)', t1], ['mockin', m], ['tessera (2)', t2]]) {
-    const cpu = r.cpu?.server === undefined ? '' : `  server CPU ${r.cpu.server.us_per_request} µs/token (${r.cpu.server.cores} cores)`;
+    const server = r.cpu?.server;
+    const loop = server?.event_loop === undefined ? '' : `; event loop ${server.event_loop.us_per_request} µs/token, ${server.event_loop.cores} of a core`;
+    const cpu = server === undefined ? '' : `  server CPU ${server.us_per_request} µs/token (${server.cores} cores${loop})`;
     const m = r.machine === undefined ? '' : `, machine ${r.machine.busy_cores}/${r.machine.cores} cores busy`;
     log(`${name.padEnd(12)} ${String(r.rps).padStart(8)} auth tokens/s  p99 ${r.p99_ms} ms  (non-2xx ${r.non2xx}, errors ${r.errors})${cpu}${m}`);
   }

@@ -26,10 +26,14 @@ function machineTicks() {
   }
 }
 
-/** Jiffies (user + system, all threads) process `pid` has used so far (/proc/PID/stat); undefined off Linux. */
-function processTicks(pid) {
+/**
+ * Jiffies (user + system) process `pid` has used so far: all its threads (/proc/PID/stat), or with `mainThread` its
+ * main thread alone, the one running the event loop (/proc/PID/task/PID/stat: its thread id is the process id);
+ * undefined off Linux.
+ */
+function processTicks(pid, mainThread = false) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    const fields = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
     return Number(fields[11]) + Number(fields[12]); // utime, stime
   } catch {
     return undefined;
@@ -41,12 +45,14 @@ function processTicks(pid) {
  * {rps, p99_ms, ok, errors, non2xx, machine, cpu}. Only 2xx answers count as successful work.
  * On Linux, `machine` is what the whole machine did meanwhile — load generator, servers and all:
  * {busy_cores, cores, cpu_us_per_request}; when busy_cores is near cores, the machine's CPU, not one process, bounds
- * the rate. `cpu` gives, for each process of `meter` ({name: pid}), {cores, us_per_request}: its CPU over all its
- * threads (the libuv pool included) per successful request.
+ * the rate. `cpu` gives, for each process of `meter` ({name: pid}), {cores, us_per_request, event_loop}: its CPU over
+ * all its threads (worker threads and the libuv pool included) per successful request, and in `event_loop` the same
+ * for its main thread alone (at about one core, the event loop bounds the rate).
  */
 export async function load(request, { connections = 32, seconds = 10, meter = {} } = {}) {
   const before = machineTicks();
   const processesBefore = Object.fromEntries(Object.entries(meter).map(([name, pid]) => [name, processTicks(pid)]));
+  const loopsBefore = Object.fromEntries(Object.entries(meter).map(([name, pid]) => [name, processTicks(pid, true)]));
   const started = performance.now();
   const result = await (wrkAvailable ? loadWithWrk(request, { connections, seconds }) : loadWithAutocannon(request, { connections, seconds }));
   const elapsed = (performance.now() - started) / 1000;
@@ -59,7 +65,9 @@ export async function load(request, { connections = 32, seconds = 10, meter = {}
     const ticks = processTicks(pid);
     if (ticks === undefined || processesBefore[name] === undefined) continue;
     const used = ticks - processesBefore[name];
-    cpu[name] = { cores: Math.round((used / 100 / elapsed) * 100) / 100, us_per_request: perRequest(used) };
+    const share = (jiffies) => ({ cores: Math.round((jiffies / 100 / elapsed) * 100) / 100, us_per_request: perRequest(jiffies) });
+    const loopTicks = processTicks(pid, true);
+    cpu[name] = { ...share(used), ...(loopTicks === undefined || loopsBefore[name] === undefined ? {} : { event_loop: share(loopTicks - loopsBefore[name]) }) };
   }
   return {
     ...result,
