@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PrivateJwk, PublicJwk, VerifyKey } from '../src/crypto/types.js';
 import { generateKeyPair, publicJwkOf } from '../src/crypto/signer.js';
@@ -254,6 +255,42 @@ describe('signing on the worker (createSigner)', () => {
       vi.unstubAllEnvs();
     }
   });
+});
+
+describe('a worker that dies at any point', () => {
+  /** The real worker, made to exit when it comes to its k-th slot. */
+  const dyingAt = (k: number) =>
+    WORKER_SOURCE.replace('let seen = 0;', 'let seen = 0; let served = 0;').replace(
+      'const slot = ring[seen & (slots - 1)];',
+      `if (served++ === ${k}) process.exit(7); const slot = ring[seen & (slots - 1)];`,
+    );
+
+  it('never changes an answer: checks and signatures, in any order, come out as they do inline', async () => {
+    const signingJwk = { ...(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as PrivateJwk), alg: 'Ed25519' as const, kid: 's' };
+    const inline = await createNodeSigner(signingJwk);
+    const { publicJwk, cases } = checks(24);
+    const messages = cases.map((c) => c.message);
+    const expectedSignatures = await Promise.all(messages.map((m) => inline.sign(m)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat({ max: 40 }),
+        fc.array(fc.record({ sign: fc.boolean(), i: fc.nat({ max: 23 }) }), { minLength: 1, maxLength: 40 }),
+        async (k, ops) => {
+          const verifier = new BatchedVerifier(libsodium()!, dyingAt(k));
+          try {
+            const [key, signer] = await Promise.all([verifier.importKey(publicJwk), verifier.createSigner(signingJwk)]);
+            const answers = await Promise.all(
+              ops.map((op) => (op.sign ? signer.sign(messages[op.i]!).then((s) => Buffer.from(s).toString('hex')) : key.verify(cases[op.i]!.message, cases[op.i]!.signature))),
+            );
+            expect(answers).toEqual(ops.map((op) => (op.sign ? Buffer.from(expectedSignatures[op.i]!).toString('hex') : cases[op.i]!.valid)));
+          } finally {
+            await verifier.close();
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 60_000);
 });
 
 describe('createVerifyThreads in a process with nothing else running', () => {
