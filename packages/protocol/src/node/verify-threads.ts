@@ -2,11 +2,12 @@
  * Ed25519 verification and signing on a worker thread, through shared memory.
  *
  * A proxy or server whose event loop is its bottleneck (bench:gateway, bench:ps) gains from moving each signature
- * check, and each signature it makes, off that loop. WebCrypto does so through the libuv thread pool, but Node's WebCrypto layer itself costs the
- * event loop tens of microseconds per call, and OpenSSL's Ed25519 is half libsodium's speed. Here each check is
- * copied into a slot of a `SharedArrayBuffer`; a worker thread, asleep in `Atomics.wait` while there is nothing to
- * do, verifies the slots in the order they were submitted with libsodium and writes each answer into the slot's
- * state; the event loop learns of answers through one `Atomics.waitAsync` at a time, and takes every answer ready.
+ * check, and each signature it makes, off that loop. WebCrypto does so through the libuv thread pool, but Node's
+ * WebCrypto layer itself costs the event loop tens of microseconds per call, and OpenSSL's Ed25519 is half
+ * libsodium's speed. Here each check is copied into a slot of a `SharedArrayBuffer`; a worker thread, asleep in
+ * `Atomics.wait` while there is nothing to do, verifies the slots in the order they were submitted with libsodium and
+ * writes each answer into the slot's state; the event loop learns of answers through one `Atomics.waitAsync` at a
+ * time, and takes every answer ready.
  *
  * Why shared memory and not `postMessage` (which this module used before): a message round trip cost the event
  * loop 12–13 µs per check and the process 20–25 µs of CPU beside the 46 µs of the check itself, with 32 checks in
@@ -274,7 +275,9 @@ export class BatchedVerifier implements VerifyThreads {
     const inline = await createNodeSigner(privateJwk);
     if (inline.alg !== 'Ed25519' || this.#worker === undefined) return inline;
     const keyIndex = this.#keys++;
-    this.#keyPort.postMessage({ index: keyIndex, seed: b64urlDecode(privateJwk.d) });
+    const seed = b64urlDecode(privateJwk.d);
+    this.#keyPort.postMessage({ index: keyIndex, seed });
+    seed.fill(0); // the worker has its own copy
     return Object.freeze({
       alg: inline.alg,
       publicJwk: inline.publicJwk,
