@@ -123,7 +123,8 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
 /** Records a minted auth token in `issued_tokens`, audited `token.issued`. Runs inside `db`'s transaction. */
 export async function recordAuthToken(ctx: ServerContext, db: Executor, minted: MintedToken, input: AuthTokenIssue): Promise<IssuedToken> {
   const { jti, exp, token, now } = minted;
-  const scope = input.scopes.length === 0 ? null : input.scopes.join(' ');
+  const joined = input.scopes.join(' ');
+  const scope = joined.length === 0 ? null : joined;
   await insertIssuedAuthToken(db, ctx.ps.issuer, jti, input.sub, input.agentId, input.resource, scope, input.personId, exp);
   await ctx.store.audit(
     {
