@@ -26,8 +26,7 @@ import {
   type FetchLike,
 } from '@tessera/protocol';
 import { createNodeEgressFetch, createVerifyThreads, cryptoBackend } from '@tessera/protocol/node';
-import { Hono, type Context, type ErrorHandler } from 'hono';
-import { except } from 'hono/combine';
+import { Hono, type Context, type ErrorHandler, type MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -158,7 +157,10 @@ function edge(options: EdgeOptions): Hono {
     app.use('*', rateLimit(options.limiter, { group: (c) => `${options.host}:${options.groupOf(c.req.path)}`, trustProxy: options.trustProxy }));
   }
   const ownBodyLimit = options.ownBodyLimit;
-  app.use('*', ownBodyLimit === undefined ? apiBodyLimit() : except((c) => ownBodyLimit(c.req.path), apiBodyLimit()));
+  const limit = apiBodyLimit();
+  // A plain branch rather than hono/combine's `except`, whose wrapper ran around the whole rest of every request.
+  const limitUnlessOwn: MiddlewareHandler = (c, next) => (ownBodyLimit?.(c.req.path) === true ? next() : limit(c, next));
+  app.use('*', ownBodyLimit === undefined ? limit : limitUnlessOwn);
   return app;
 }
 

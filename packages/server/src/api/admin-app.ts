@@ -60,7 +60,7 @@ export function createAdminApp(ctx: ServerContext): Hono {
     c.header('Cache-Control', 'no-store');
   });
   app.use('*', requireAdmin(ctx));
-  app.use('*', bodyLimit({ maxSize: MAX_ADMIN_BODY, onError: (c) => apiProblem(c, 400, 'invalid_request', 'the body is too large') }));
+  app.use('*', bodyLimit({ maxSize: MAX_ADMIN_BODY, onError: (c) => apiProblem(c, 413, 'invalid_request', `request body larger than ${MAX_ADMIN_BODY} bytes`) }));
 
   // Agents
   app.get('/agents', async (c) => {

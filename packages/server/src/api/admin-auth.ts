@@ -17,7 +17,7 @@ export const MIN_ADMIN_TOKEN_LENGTH = 24;
 export type ApiErrorCode = 'invalid_request' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'server_error';
 
 /** A problem+json answer `{error, detail?}` with `Cache-Control: no-store`. */
-export function apiProblem(c: Context, status: 400 | 401 | 403 | 404 | 409 | 500, error: ApiErrorCode, detail?: string, headers: Record<string, string> = {}): Response {
+export function apiProblem(c: Context, status: 400 | 401 | 403 | 404 | 409 | 413 | 500, error: ApiErrorCode, detail?: string, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(detail === undefined ? { error } : { error, detail }), status, { 'Content-Type': PROBLEM_JSON, 'Cache-Control': 'no-store', ...headers });
 }
 
