@@ -87,7 +87,8 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const signer = options.signer ?? (config.signingKey === undefined ? undefined : await createSigner(config.signingKey));
   // Ed25519 signature checks go to a worker thread through shared memory (libsodium), so the event loop keeps
   // proxying; other algorithms use WebCrypto on the thread pool. Verifying on the event loop instead (node:crypto) had
-  // measured 2,473–2,479 req/s in bench:gateway against WebCrypto's 3,773–3,808; the worker beats both (docs/benchmarks.md).
+  // measured 2,473–2,479 req/s in bench:gateway against WebCrypto's 3,773–3,808; the worker beats both
+  // (docs/benchmarks.md).
   const threads = createVerifyThreads();
   const resolveKey =
     options.resolveKey ??

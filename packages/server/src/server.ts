@@ -158,9 +158,13 @@ function edge(options: EdgeOptions): Hono {
   }
   const ownBodyLimit = options.ownBodyLimit;
   const limit = apiBodyLimit();
-  // A plain branch rather than hono/combine's `except`, whose wrapper ran around the whole rest of every request.
-  const limitUnlessOwn: MiddlewareHandler = (c, next) => (ownBodyLimit?.(c.req.path) === true ? next() : limit(c, next));
-  app.use('*', ownBodyLimit === undefined ? limit : limitUnlessOwn);
+  if (ownBodyLimit === undefined) {
+    app.use('*', limit);
+  } else {
+    // A plain branch rather than hono/combine's `except`, whose wrapper ran around the whole rest of every request.
+    const limitUnlessOwn: MiddlewareHandler = (c, next) => (ownBodyLimit(c.req.path) ? next() : limit(c, next));
+    app.use('*', limitUnlessOwn);
+  }
   return app;
 }
 

@@ -137,13 +137,13 @@ export class ClaimReader {
   }
 }
 
-/** Options common to every mint function. */
 /** A token just minted, with the claims it carries: an issuer records `jti` and `exp` without decoding it again. */
 export interface Minted<C> {
   readonly token: string;
   readonly claims: C;
 }
 
+/** Options common to every mint function. */
 export interface MintOptions {
   /** Clock, epoch seconds. */
   readonly now: () => number;

@@ -40,9 +40,9 @@ function keyOf(jwt: string): string {
  * A bounded cache keyed by the token (see `keyOf`), least recently used evicted first. A hit moves its entry to the
  * back only when the entry is in the older half (more than half the bound of insertions and moves since its own):
  * an entry in the newer half is in no danger of eviction, and leaving it in place spares the map a delete and an
- * insert on every request of a busy token. An entry lives until the token's `exp`, checked against the caller's clock on every
- * lookup. A hit re-applies the caller's `accept`, `issuer` and `audience` (cheap string checks), so a token verified
- * for one purpose is never returned for another (digest §8.22).
+ * insert on every request of a busy token. An entry lives until the token's `exp`, checked against the caller's clock
+ * on every lookup. A hit re-applies the caller's `accept`, `issuer` and `audience` (cheap string checks), so a token
+ * verified for one purpose is never returned for another (digest §8.22).
  */
 export class VerifiedTokenCache {
   readonly #max: number;

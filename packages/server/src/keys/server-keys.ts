@@ -49,7 +49,10 @@ export class ServerKeys {
   readonly #keys = new Map<KeyRole, { readonly readAt: number; readonly rows: readonly KeyRow[] }>();
   readonly #createSigner: (jwk: PrivateJwk) => Promise<Signer>;
 
-  /** `signerFactory`: how private keys become signers (the core's WebCrypto one by default; `createVerifyThreads().createSigner` in the server: Ed25519 on the worker thread). */
+  /**
+   * `signerFactory`: how private keys become signers (the core's WebCrypto one by default; in the server
+   * `createVerifyThreads().createSigner`, which signs Ed25519 on the worker thread).
+   */
   constructor(store: Store, now: () => number, signerFactory: (jwk: PrivateJwk) => Promise<Signer> = createSigner) {
     this.#store = store;
     this.#now = now;

@@ -63,6 +63,9 @@ export interface MintedToken {
   readonly now: number;
 }
 
+/** A person token minted and not yet recorded, with the directed `sub` it carries. */
+export type MintedPersonToken = MintedToken & { readonly sub: string };
+
 export interface IssuedToken {
   readonly jti: string;
   readonly exp: number;
@@ -74,7 +77,7 @@ export interface IssuedToken {
  * Mints a person token; no write. Sign before opening the transaction that records the token where the path allows
  * it: the signer may answer from another thread, and a transaction waiting for it holds the store's write lock.
  */
-export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, input: PersonTokenIssue, db: Executor = ctx.store.db): Promise<MintedToken & { readonly sub: string }> {
+export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, input: PersonTokenIssue, db: Executor = ctx.store.db): Promise<MintedPersonToken> {
   const now = Math.floor(ctx.now());
   // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
@@ -102,7 +105,7 @@ export async function issuePersonToken(ctx: ServerContext, db: Executor, signer:
  * Records a minted person token (`person_token_records` until `exp` + retention, `issued_tokens`), audited
  * `token.issued`. Runs inside `db`'s transaction.
  */
-export async function recordPersonToken(ctx: ServerContext, db: Executor, minted: MintedToken & { readonly sub: string }, input: PersonTokenIssue): Promise<IssuedToken> {
+export async function recordPersonToken(ctx: ServerContext, db: Executor, minted: MintedPersonToken, input: PersonTokenIssue): Promise<IssuedToken> {
   const { token, jti, exp, now, sub } = minted;
   await db
     .insertInto('person_token_records')
