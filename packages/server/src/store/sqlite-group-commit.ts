@@ -29,6 +29,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { ReadSnapshot } from './read-snapshot.js';
 import type { Checkpointer } from './sqlite-checkpointer.js';
 
 /** The batch a transaction joined: `durable` settles when its COMMIT has run. */
@@ -121,10 +122,13 @@ export class GroupCommitDriver implements Driver {
 
   /** The WAL checkpointer (sqlite-checkpointer.ts), stopped before the connections close. */
   readonly checkpointer: Checkpointer | undefined;
+  /** Reads of one turn share a read transaction, ended by each commit here (read-snapshot.ts). */
+  readonly #snapshot: ReadSnapshot;
 
   constructor(writer: SQLiteDatabase, reader: SQLiteDatabase, checkpointer?: Checkpointer) {
     this.#writer = new StatementCache(writer);
     this.#reader = new StatementCache(reader);
+    this.#snapshot = new ReadSnapshot(this.#reader);
     this.checkpointer = checkpointer;
   }
 
@@ -216,12 +220,17 @@ export class GroupCommitDriver implements Driver {
     if (connection.inTransaction) return run(this.#writer.prepare(compiled.sql), compiled.parameters);
     if (this.#closed) throw new Error('the store is closed');
     const read = this.#readOnly(compiled.sql);
-    if (read !== undefined) return run(read, compiled.parameters);
+    if (read !== undefined) {
+      this.#snapshot.enter();
+      return run(read, compiled.parameters);
+    }
     await this.#mutex.lock();
     try {
       if (this.#closed) throw new Error('the store is closed');
       this.#commitNow();
-      return run(this.#writer.prepare(compiled.sql), compiled.parameters);
+      const result = run(this.#writer.prepare(compiled.sql), compiled.parameters);
+      this.#snapshot.release();
+      return result;
     } finally {
       this.#mutex.unlock();
     }
@@ -247,7 +256,9 @@ export class GroupCommitDriver implements Driver {
   readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
     if (this.#closed) throw new Error('the store is closed');
     const read = this.#readOnly(sql);
-    return read?.reader === true ? read.all(parameters) : undefined;
+    if (read?.reader !== true) return undefined;
+    this.#snapshot.enter();
+    return read.all(parameters);
   }
 
   async #commitWhenFree(batch: Batch): Promise<void> {
@@ -267,6 +278,8 @@ export class GroupCommitDriver implements Driver {
     try {
       this.#writer.prepare('COMMIT').run();
       this.counts.batches++;
+      // What is acknowledged from now on is read from now on.
+      this.#snapshot.release();
       batch.resolve();
     } catch (error) {
       try {
@@ -286,6 +299,7 @@ export class GroupCommitDriver implements Driver {
       this.#closed = true;
       this.#mutex.unlock();
       await this.checkpointer?.stop();
+      this.#snapshot.release();
       this.#reader.database.close();
       this.#writer.database.close();
     }
