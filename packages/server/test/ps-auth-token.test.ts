@@ -67,6 +67,8 @@ for (const kind of STORE_KINDS) {
       const c = claimsOf(token);
       expect(c).toMatchObject({ iss: PS, ps: PS, dwk: 'aauth-person.json', aud: RS, sub: pt['sub'], scope: 'notes.read notes.write', cnf: { jwk: f.agent.publicJwk }, iat: T0 });
       expect(c['exp']).toBe(T0 + 3600);
+      // Time first (store/issued-jti.ts): the clock's milliseconds, then 80 random bits.
+      expect(c['jti']).toMatch(new RegExp(`^${(T0 * 1000).toString(16).padStart(12, '0')}[0-9a-f]{20}$`));
       const issued = await f.t.store.db.selectFrom('issued_tokens').selectAll().where('jti', '=', c['jti'] as string).executeTakeFirstOrThrow();
       expect(issued).toMatchObject({ iss: PS, kind: 'auth_token', sub: pt['sub'], agent_id: AGENT_ID, aud: RS, scope: 'notes.read notes.write', person_id: alice });
       const audit = await f.t.store.db.selectFrom('audit_events').selectAll().where('type', '=', 'token.issued').where('scope', '=', 'notes.read notes.write').execute();

@@ -2,7 +2,6 @@
  * Agent tokens this Agent Provider issues (AAuth -11 §Agent Token): minting and recording them, resolving this AP's
  * own keys for tokens presented back to it, and checking that the agent presenting one is still in good standing.
  */
-import { randomBytes } from 'node:crypto';
 import {
   AAuthError,
   DWK,
@@ -16,6 +15,7 @@ import {
 import type { MiddlewareHandler } from 'hono';
 import type { ServerContext } from '../context.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
+import { issuedJti } from '../store/issued-jti.js';
 import type { ApAgent } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 
@@ -64,7 +64,7 @@ export interface IssuedAgentToken {
 export async function issueAgentToken(ctx: ServerContext, trx: Executor, input: IssueAgentTokenInput): Promise<IssuedAgentToken> {
   const signer = await ctx.keys.signer('ap', trx);
   const iat = Math.floor(ctx.now());
-  const jti = randomBytes(16).toString('hex');
+  const jti = issuedJti(ctx.now());
   const exp = input.notAfter === undefined ? iat + input.ttl : Math.min(iat + input.ttl, Math.floor(input.notAfter));
   const agentToken = await mintAgentToken(
     signer,

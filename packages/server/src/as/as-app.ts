@@ -48,6 +48,7 @@ import type { DeferredService } from '../deferred/types.js';
 import { errorResponse, requestMessage } from '../http/signed-request.js';
 import { parseJsonBody } from '../ps/token-request.js';
 import { scopeList } from '../ps/resource-token-check.js';
+import { issuedJti } from '../store/issued-jti.js';
 
 /** Paths of the AS endpoints under its identifier. */
 export const AS_PATHS = {
@@ -277,6 +278,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
       signer,
       {
         iss: issuer,
+        jti: issuedJti(ctx.now()),
         dwk: DWK.access,
         aud: rt.iss,
         ps: request.input.ps,

@@ -21,6 +21,7 @@ import { signedRequest, type SignedRequestVariables } from '../http/signed-reque
 import { findStandingGrant } from '../store/grants.js';
 import type { Federation } from './federation.js';
 import { fromJson, type Executor } from '../store/store.js';
+import { issuedJti } from '../store/issued-jti.js';
 import { prepared } from '../store/prepared.js';
 import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
@@ -105,6 +106,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
     signer,
     {
       iss: ctx.ps.issuer,
+      jti: issuedJti(ctx.now()),
       ps: ctx.ps.issuer,
       aud: input.resource,
       sub: input.sub,

@@ -14,6 +14,7 @@ import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
+import { issuedJti } from '../store/issued-jti.js';
 import { findStandingGrant } from '../store/grants.js';
 import type { Executor } from '../store/store.js';
 import { admitCallingAgent, admitResource, type CallingAgent } from './agent-admission.js';
@@ -86,6 +87,7 @@ export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, inp
     signer,
     {
       iss: ctx.ps.issuer,
+      jti: issuedJti(ctx.now()),
       aud: input.resource,
       sub,
       cnf: { jwk: input.cnfJwk },
