@@ -70,9 +70,12 @@ async function prepare(ps, ap, resource) {
   const rt = await resourceToken(resource, { ps: ps.issuer, personClaims: decodeClaims(personToken), jkt: agent.jkt });
   const first = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: rt });
   await untilDone(await fetch(first.url, { method: 'POST', headers: first.headers, body: first.body }));
-  // The measured request, signed afresh for each phase (inside its 60 s window); the standing grant applies.
+  // The measured request, made afresh for each phase: a new resource token (they live 5 minutes; a run with many rounds
+  // lasts longer) and a new signature (60 s window). The standing grant applies.
+  const personClaims = decodeClaims(personToken);
   return async () => {
-    const exchange = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: rt });
+    const fresh = await resourceToken(resource, { ps: ps.issuer, personClaims, jkt: agent.jkt });
+    const exchange = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: fresh });
     const check = await fetch(exchange.url, { method: 'POST', headers: exchange.headers, body: exchange.body });
     if (check.status !== 200) throw new Error(`${ps.issuer}: the standing grant did not apply: ${check.status} ${await check.text()}`);
     return { url: exchange.url, method: 'POST', headers: exchange.headers, body: exchange.body };
