@@ -3,16 +3,13 @@
  * the read-only connection; it ends with the turn, after `maxMs`, or at each commit of this process's group-commit
  * driver, so a committed write of this process is read at once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ReadSnapshot } from '../src/store/read-snapshot.js';
-import type { Database } from '../src/store/schema.js';
-import { GroupCommitSqliteDialect, registerDirectReads, StatementCache, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
-import { openStore, Store } from '../src/store/store.js';
+import { StatementCache, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
+import type { Store } from '../src/store/store.js';
+import { groupCommitStore, schemaFile } from './group-commit-fixture.js';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -23,9 +20,7 @@ describe('read snapshots', () => {
   let other: SQLite.Database;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-snapshot-'));
-    await (await openStore({ kind: 'sqlite', dataDir: dir })).close();
-    file = join(dir, 'tessera.db');
+    ({ dir, file } = await schemaFile('tessera-snapshot-'));
     other = new SQLite(file);
     other.pragma('journal_mode = WAL');
   });
@@ -84,13 +79,7 @@ describe('read snapshots', () => {
     let store: Store;
     let driver: GroupCommitDriver;
     beforeEach(() => {
-      const writer = new SQLite(file);
-      writer.pragma('journal_mode = WAL');
-      const dialect = new GroupCommitSqliteDialect(writer, new SQLite(file, { readonly: true }));
-      driver = dialect.driver;
-      const db = new Kysely<Database>({ dialect });
-      registerDirectReads(db, driver);
-      store = new Store(db, 'sqlite', () => 1_800_000_000, driver);
+      ({ store, driver } = groupCommitStore(file));
     });
     afterEach(async () => {
       await store.close().catch(() => undefined);

@@ -3,16 +3,14 @@
  * loop share one COMMIT, yet none is acknowledged before its batch is on disk, a failing one takes only its own
  * writes with it, and reads outside transactions see committed data only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-import { Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Database } from '../src/store/schema.js';
-import { GroupCommitSqliteDialect, registerDirectReads, type GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
+import type { GroupCommitDriver } from '../src/store/sqlite-group-commit.js';
 import { prepared } from '../src/store/prepared.js';
-import { openStore, Store } from '../src/store/store.js';
+import { openStore, type Store } from '../src/store/store.js';
+import { groupCommitStore, schemaFile } from './group-commit-fixture.js';
 
 describe('SQLite group commit', () => {
   let dir: string;
@@ -23,18 +21,8 @@ describe('SQLite group commit', () => {
   let observer: SQLite.Database;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tessera-group-'));
-    // The schema, as the server creates it.
-    await (await openStore({ kind: 'sqlite', dataDir: dir })).close();
-    file = join(dir, 'tessera.db');
-    const writer = new SQLite(file);
-    writer.pragma('journal_mode = WAL');
-    writer.pragma('foreign_keys = ON');
-    const dialect = new GroupCommitSqliteDialect(writer, new SQLite(file, { readonly: true }));
-    driver = dialect.driver;
-    const db = new Kysely<Database>({ dialect });
-    registerDirectReads(db, driver);
-    store = new Store(db, 'sqlite', () => 1_800_000_000, driver);
+    ({ dir, file } = await schemaFile('tessera-group-'));
+    ({ store, driver } = groupCommitStore(file));
     observer = new SQLite(file, { readonly: true });
   });
   afterEach(async () => {
