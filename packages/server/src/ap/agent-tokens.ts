@@ -63,8 +63,9 @@ export interface IssuedAgentToken {
  */
 export async function issueAgentToken(ctx: ServerContext, trx: Executor, input: IssueAgentTokenInput): Promise<IssuedAgentToken> {
   const signer = await ctx.keys.signer('ap', trx);
-  const iat = Math.floor(ctx.now());
-  const jti = issuedJti(ctx.now());
+  const at = ctx.now();
+  const iat = Math.floor(at);
+  const jti = issuedJti(at);
   const exp = input.notAfter === undefined ? iat + input.ttl : Math.min(iat + input.ttl, Math.floor(input.notAfter));
   const agentToken = await mintAgentToken(
     signer,

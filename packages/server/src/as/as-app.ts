@@ -272,13 +272,14 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
     const rt = request.input.resourceToken;
     await ensureKeys();
     const signer = await ctx.keys.signer('as');
-    const now = Math.floor(ctx.now());
+    const at = ctx.now();
+    const now = Math.floor(at);
     if (request.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token has expired' });
     const { token, claims: minted } = await mintAuthTokenWithClaims(
       signer,
       {
         iss: issuer,
-        jti: issuedJti(ctx.now()),
+        jti: issuedJti(at),
         dwk: DWK.access,
         aud: rt.iss,
         ps: request.input.ps,
@@ -289,7 +290,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
         ...(rt.mission_s256 === undefined ? {} : { mission_s256: rt.mission_s256 }),
         ...(rt.tenant === undefined ? {} : { tenant: rt.tenant }),
       },
-      { now: ctx.now, ttl: AS_AUTH_TOKEN_TTL, notAfter: request.notAfter },
+      { now: () => at, ttl: AS_AUTH_TOKEN_TTL, notAfter: request.notAfter },
     );
     const { jti, exp } = minted;
     await ctx.store.transaction(async (trx) => {

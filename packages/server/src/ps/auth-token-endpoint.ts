@@ -94,7 +94,9 @@ const insertIssuedAuthToken = prepared(
  * waiting for it holds the store's write lock.
  */
 export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input: AuthTokenIssue, db: Executor = ctx.store.db): Promise<MintedToken> {
-  const now = Math.floor(ctx.now());
+  // One reading of the clock: `iat` and the time in `jti` are the same instant.
+  const at = ctx.now();
+  const now = Math.floor(at);
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token or person token this request was made with has expired' });
   let name: string | undefined;
   if (input.scopes.includes('profile')) {
@@ -106,7 +108,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
     signer,
     {
       iss: ctx.ps.issuer,
-      jti: issuedJti(ctx.now()),
+      jti: issuedJti(at),
       ps: ctx.ps.issuer,
       aud: input.resource,
       sub: input.sub,
@@ -117,7 +119,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
       ...(input.tenant === undefined ? {} : { tenant: input.tenant }),
       ...(name === undefined ? {} : { name }),
     },
-    { now: ctx.now, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
+    { now: () => at, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
   );
   return { token, jti: claims.jti, exp: claims.exp, now };
 }

@@ -79,7 +79,9 @@ export interface IssuedToken {
  * it: the signer may answer from another thread, and a transaction waiting for it holds the store's write lock.
  */
 export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, input: PersonTokenIssue, db: Executor = ctx.store.db): Promise<MintedPersonToken> {
-  const now = Math.floor(ctx.now());
+  // One reading of the clock: `iat` and the time in `jti` are the same instant.
+  const at = ctx.now();
+  const now = Math.floor(at);
   // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
   const sub = await directedSubject(ctx, input.personId, input.resource, db);
@@ -87,13 +89,13 @@ export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, inp
     signer,
     {
       iss: ctx.ps.issuer,
-      jti: issuedJti(ctx.now()),
+      jti: issuedJti(at),
       aud: input.resource,
       sub,
       cnf: { jwk: input.cnfJwk },
       ...(input.missionS256 === undefined ? {} : { mission_s256: input.missionS256 }),
     },
-    { now: ctx.now, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
+    { now: () => at, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
   );
   return { token, jti: claims.jti, exp: claims.exp, now, sub };
 }
