@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { b64Decode, b64Encode, b64urlDecode, b64urlDecodeText, b64urlEncode, fromUtf8, utf8 } from '../src/base64url.js';
+import { b64Decode, b64Encode, b64urlDecode, b64urlDecodeText, b64urlEncode, b64urlEncodeText, fromUtf8, utf8 } from '../src/base64url.js';
 import { AAuthError } from '../src/errors.js';
 
 describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
@@ -82,6 +82,28 @@ describe('base64url (RFC 4648 §5, unpadded as JOSE uses it)', () => {
           else expect(b64urlDecodeText(s)).toBe(expected);
         }),
       );
+    });
+  });
+  describe('b64urlEncodeText (JWS header and payload text)', () => {
+    it('equals base64url of the UTF-8 bytes for any text, ASCII or not, of every length modulo 3', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 120 }), (text) => {
+          expect(b64urlEncodeText(text)).toBe(Buffer.from(text, 'utf8').toString('base64url'));
+        }),
+      );
+      fc.assert(
+        fc.property(fc.string({ unit: 'grapheme-ascii', maxLength: 120 }), (text) => {
+          expect(b64urlEncodeText(text)).toBe(Buffer.from(text, 'utf8').toString('base64url'));
+        }),
+      );
+      // The standard alphabet's '+' and '/' and the padding must not survive the ASCII path.
+      expect(b64urlEncodeText('>>>???')).toBe('Pj4-Pz8_');
+      expect(b64urlEncodeText('a')).toBe('YQ');
+      expect(b64urlEncodeText('ab')).toBe('YWI');
+      expect(b64urlEncodeText('')).toBe('');
+      // Latin-1 is not UTF-8: 'é' is two bytes (btoa alone would write one).
+      expect(b64urlEncodeText('{"name":"Zoë ✓"}')).toBe(b64urlEncode(utf8('{"name":"Zoë ✓"}')));
+      expect(b64urlDecodeText(b64urlEncodeText('{"name":"Zoë ✓"}'))).toBe('{"name":"Zoë ✓"}');
     });
   });
 });

@@ -4,7 +4,7 @@
  * Every malformed input is `invalid_jwt`.
  */
 import { AAuthError } from '../errors.js';
-import { b64urlDecode, b64urlDecodeText, b64urlEncode, utf8 } from '../base64url.js';
+import { b64urlDecode, b64urlDecodeText, b64urlEncode, b64urlEncodeText, utf8 } from '../base64url.js';
 import { isSupportedAlgorithm } from '../crypto/algorithms.js';
 import { isJsonObject } from '../crypto/jwk.js';
 import type { JwsAlgorithm, Signer, VerifyKey } from '../crypto/types.js';
@@ -101,8 +101,8 @@ export async function signJws(header: JwsHeaderInput, claims: Readonly<Record<st
   if (header.alg !== undefined && header.alg !== signer.alg) {
     throw new AAuthError('invalid_argument', { detail: `header alg ${header.alg} differs from the signer's ${signer.alg}` });
   }
-  const encodedHeader = b64urlEncode(utf8(JSON.stringify({ alg: signer.alg, ...header })));
-  const encodedPayload = b64urlEncode(utf8(JSON.stringify(claims)));
+  const encodedHeader = b64urlEncodeText(JSON.stringify({ alg: signer.alg, ...header }));
+  const encodedPayload = b64urlEncodeText(JSON.stringify(claims));
   const signingInput = `${encodedHeader}.${encodedPayload}`;
   const signature = await signer.sign(utf8(signingInput));
   return `${signingInput}.${b64urlEncode(signature)}`;
