@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import {
   createKeyResolver,
   createSigner,
+  headerLinesFromRaw,
   MemoryReplayCache,
   VerifiedTokenCache,
   VerifyKeyCache,
@@ -73,13 +74,6 @@ async function readBody(req: IncomingMessage, max: number): Promise<Uint8Array |
   }
   if (length === 0) return undefined;
   return chunks.length === 1 ? (chunks[0]) : Buffer.concat(chunks, length);
-}
-
-/** Node's `rawHeaders` as field lines, in order, duplicates kept (the verifier combines them per RFC 9421 §2.1). */
-function rawHeaderLines(raw: readonly string[]): [string, string][] {
-  const lines: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) lines.push([raw[i] as string, raw[i + 1] as string]);
-  return lines;
 }
 
 export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
@@ -166,7 +160,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
       return;
     }
     // The message as received — raw field lines and the body bytes — with no fetch Request to build and read back.
-    const result = await resource.verifyMessage({ method, url, headers: rawHeaderLines(req.rawHeaders), ...(body === undefined ? {} : { body }) }, policy);
+    const result = await resource.verifyMessage({ method, url, headers: headerLinesFromRaw(req.rawHeaders), ...(body === undefined ? {} : { body }) }, policy);
     if (!result.ok) {
       await sendFetchResponse(res, result.response);
       return;

@@ -60,3 +60,17 @@ export function headerValue(lines: Map<string, string[]>, name: string): string 
   if (!list) return undefined;
   return list.map((v) => v.trim()).join(', ');
 }
+
+/**
+ * Header field lines from Node's `rawHeaders` (`[name, value, name, value, …]`), in order, duplicates kept: the
+ * verifier combines them per RFC 9421 §2.1. HTTP/2 pseudo-header fields (`:path`, …) are not header fields and are
+ * left out. Reading these lines builds no `Headers` object (which validates and sorts every field again).
+ */
+export function headerLinesFromRaw(raw: readonly string[]): [string, string][] {
+  const lines: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.charCodeAt(0) !== 0x3a) lines.push([name, raw[i + 1] as string]);
+  }
+  return lines;
+}

@@ -17,6 +17,7 @@ export * from './error-response.js';
 // Encoding, messages, structured fields
 export * from './base64url.js';
 export * from './http-message.js';
+export * from './request-target.js';
 export * from './structured-fields.js';
 
 // Keys and JOSE

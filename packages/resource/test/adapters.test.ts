@@ -11,7 +11,7 @@ import type { Resource, RoutePolicy } from '@tessera/resource';
 import { aauthExpress, expressHandler } from '@tessera/resource/express';
 import { aauthFastify, aauthPreHandler, fastifyHandler } from '@tessera/resource/fastify';
 import { aauthHono, honoHandler, type AAuthHonoEnv } from '@tessera/resource/hono';
-import { aauthNode, nodeHandler, sendFetchResponse, type AAuthIdentity } from '@tessera/resource/node';
+import { aauthNode, nodeHandler, requestUrl, sendFetchResponse, type AAuthIdentity } from '@tessera/resource/node';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
@@ -133,6 +133,21 @@ function call(origin: string, method: string, path: string, lines: [string, stri
   });
 }
 
+/** A request whose request-target is sent exactly as given (e.g. absolute-form); answers the status. */
+function rawTarget(origin: string, target: string, lines: [string, string][]): Promise<number> {
+  const { hostname, port } = new URL(origin);
+  const headers: Record<string, string> = {};
+  for (const [n, v] of lines) headers[n] = v;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ hostname, port, path: target, method: 'GET', headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function signedCall(s: Started, options: { method?: string; path: string; token: string; body?: string; headers?: [string, string][]; tamper?: boolean }): Promise<Answer> {
   const method = options.method ?? 'GET';
   const signed = await signLines({ method, url: `${s.origin}${options.path}`, token: options.token, ...(options.body === undefined ? {} : { body: options.body }), ...(options.headers === undefined ? {} : { headers: options.headers }) });
@@ -218,6 +233,44 @@ describe('adapters: node:http, Express 5, Fastify 5, Hono — same answers over 
       expect(answer.status, s.name).toBe(200);
       expect((answer.json as { body: string }).body, s.name).toBe('plain body');
     }
+  });
+
+  it('a request target starting with // is a path here, and one in absolute-form is refused: neither names another authority (node:http)', async () => {
+    const s = servers.find((x) => x.name === 'node')!;
+    const token = await agentToken();
+    // Signed for another server. `new URL('//evil.example/agent', origin)` would have read it as that server's URL.
+    const elsewhere = await signLines({ method: 'GET', url: 'http://evil.example/agent', token });
+    const viaPath = await call(s.origin, 'GET', '//evil.example/agent', elsewhere.headers);
+    expect(viaPath.status).toBe(401);
+    expect(viaPath.signatureError).not.toBeNull();
+    const absolute = await rawTarget(s.origin, 'http://evil.example/agent', elsewhere.headers);
+    expect(absolute).toBe(400);
+    // Signed for this server's `//evil.example/agent`: accepted, so the 401 above is the authority, not the path.
+    const here = await signLines({ method: 'GET', url: `${s.origin}//evil.example/agent`, token });
+    expect((await call(s.origin, 'GET', '//evil.example/agent', here.headers)).status).toBe(200);
+  });
+
+  it("Hono with `origin`: a path starting with // stays a path under the configured origin", async () => {
+    const resource = await testResource();
+    const app = new Hono<AAuthHonoEnv>();
+    app.get('*', aauthHono(resource, { mode: 'agent-token' }, { origin: 'https://resource.example' }), (c) => c.json({ jkt: c.get('aauth').agent.jkt }));
+    const token = await agentToken();
+    const send = async (signedFor: string) => {
+      const signed = await signLines({ method: 'GET', url: signedFor, token });
+      const headers = new Headers();
+      for (const [n, v] of signed.headers) headers.append(n, v);
+      return (await app.request('http://127.0.0.1:9//evil.example/agent', { headers })).status;
+    };
+    expect(await send('https://evil.example/agent')).toBe(401);
+    expect(await send('https://resource.example//evil.example/agent')).toBe(200);
+  });
+
+  it('requestUrl: the configured origin or the Host header, then the target as received (Express: originalUrl)', () => {
+    const req = (url: string, extra: Record<string, unknown> = {}) => ({ url, headers: { host: 'resource.example:8443' }, socket: {}, ...extra }) as unknown as Parameters<typeof requestUrl>[0];
+    expect(requestUrl(req('//evil.example/x?y=1'), 'https://resource.example')).toBe('https://resource.example//evil.example/x?y=1');
+    expect(requestUrl(req('/a/../notes'))).toBe('http://resource.example:8443/notes');
+    expect(requestUrl(req('/notes', { originalUrl: '/api/notes' }), 'https://resource.example')).toBe('https://resource.example/api/notes');
+    expect(() => requestUrl(req('http://evil.example/x'), 'https://resource.example')).toThrow(/origin-form/);
   });
 
   it('serves metadata and the authorization endpoint through the fetch-handler bridges', async () => {

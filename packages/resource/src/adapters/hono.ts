@@ -4,6 +4,7 @@
  * to the core; on success `c.set('aauth', identity)`.
  */
 import type { MiddlewareHandler } from 'hono';
+import { targetUri } from '@tessera/protocol';
 import type { RoutePolicy } from '../policy.js';
 import type { Resource } from '../resource.js';
 import type { VerifiedIdentity } from '../verify-request.js';
@@ -24,7 +25,12 @@ export function aauthHono(resource: Resource, policy: RoutePolicy, options: Hono
     const raw = c.req.raw;
     const method = raw.method.toUpperCase();
     const body = BODYLESS.has(method) ? undefined : new Uint8Array(await c.req.arrayBuffer());
-    const url = options.origin === undefined ? raw.url : new URL(new URL(raw.url).pathname + new URL(raw.url).search, options.origin).href;
+    let url = raw.url;
+    if (options.origin !== undefined) {
+      // Concatenated under the origin (`targetUri`): a path starting with `//` stays a path.
+      const received = new URL(raw.url);
+      url = targetUri(options.origin, received.pathname + received.search);
+    }
     const request = new Request(url, { method, headers: raw.headers, ...(body === undefined || body.length === 0 ? {} : { body }) });
     const result = await resource.verifyRequest(request, policy);
     if (!result.ok) return result.response;

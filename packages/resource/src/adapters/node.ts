@@ -5,6 +5,7 @@
  * calls the core, `verifyRequest`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAAuthError, targetUri } from '@tessera/protocol';
 import type { TLSSocket } from 'node:tls';
 import { problemResponse } from '../challenge.js';
 import type { RoutePolicy } from '../policy.js';
@@ -61,13 +62,17 @@ export function headersFromRaw(rawHeaders: readonly string[]): Headers {
   return headers;
 }
 
-/** The absolute URL of a request: the configured origin, else the socket's scheme and the `Host` header. */
-export function requestUrl(req: IncomingMessage, origin?: string): string {
-  const path = req.url ?? '/';
-  if (origin !== undefined) return new URL(path, origin).href;
+/**
+ * The absolute URL of a request: the configured origin, else the socket's scheme and the `Host` header, followed by
+ * the request target (`targetUri`: a target starting with `//` stays a path, never another authority). Express
+ * rewrites `req.url` below a mount path; its `originalUrl` is the target as received.
+ */
+export function requestUrl(req: IncomingMessage & { originalUrl?: unknown }, origin?: string): string {
+  const path = typeof req.originalUrl === 'string' ? req.originalUrl : (req.url ?? '/');
+  if (origin !== undefined) return targetUri(origin, path);
   const tls = (req.socket as Partial<TLSSocket>).encrypted === true;
   const host = req.headers.host ?? 'localhost';
-  return new URL(path, `${tls ? 'https' : 'http'}://${host}`).href;
+  return targetUri(`${tls ? 'https' : 'http'}://${host}`, path);
 }
 
 /** A fetch `Request` for an `IncomingMessage` whose body was read (`readNodeBody`). */
@@ -99,6 +104,8 @@ export async function nodeToFetch(req: IncomingMessage, options: NodeAdapterOpti
     return toFetchRequest(req, await readNodeBody(req, options.maxBodyBytes), options);
   } catch (error) {
     if (error instanceof BodyTooLarge) return problemResponse(413, 'invalid_request', 'request body too large');
+    // A request target that is not origin-form, or a Host header that is no authority.
+    if (isAAuthError(error) || error instanceof TypeError) return problemResponse(400, 'invalid_request', 'the request target or Host header is not usable');
     throw error;
   }
 }

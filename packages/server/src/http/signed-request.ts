@@ -5,6 +5,8 @@
  */
 import { nodeDigest } from '@tessera/protocol/node';
 import {
+  headerLinesFromRaw,
+  targetUri,
   toErrorResponse,
   verifyAAuthRequest,
   type AAuthError,
@@ -42,14 +44,26 @@ export function errorResponse(c: Context, error: AAuthError, options: { duringVe
   return new Response(JSON.stringify(body), { status, headers: { ...headers, 'cache-control': 'no-store' } });
 }
 
+/** Node's request when the app is served by @hono/node-server (`c.env.incoming`); not under `app.request()`. */
+function nodeIncoming(c: Context): { readonly url?: string | undefined; readonly rawHeaders: readonly string[] } | undefined {
+  const incoming = (c.env as { incoming?: { url?: string; rawHeaders?: readonly string[] } } | undefined)?.incoming;
+  return incoming?.rawHeaders === undefined ? undefined : (incoming as { url?: string; rawHeaders: readonly string[] });
+}
+
 /**
  * Reads the request (the full URL as the server is reached under its identifier, the header lines, the body
- * up to `MAX_BODY_BYTES`) for verification.
+ * up to `MAX_BODY_BYTES`) for verification. Under Node the header lines are read from `rawHeaders`, as received.
  */
 export async function requestMessage(c: Context, issuer: string): Promise<{ message: HttpRequestMessage; body: Uint8Array | undefined } | { tooLarge: true }> {
-  const url = new URL(c.req.url);
+  const incoming = nodeIncoming(c);
   // Sign and verify against the server's public identifier, not the socket address behind a proxy.
-  const target = new URL(url.pathname + url.search, issuer);
+  let target: string;
+  if (incoming?.url !== undefined && incoming.url.startsWith('/')) {
+    target = targetUri(issuer, incoming.url);
+  } else {
+    const url = new URL(c.req.url);
+    target = targetUri(issuer, url.pathname + url.search);
+  }
   let body: Uint8Array | undefined;
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.req.method !== 'DELETE') {
     const declared = Number(c.req.header('content-length') ?? '0');
@@ -58,9 +72,13 @@ export async function requestMessage(c: Context, issuer: string): Promise<{ mess
     if (buffer.length > MAX_BODY_BYTES) return { tooLarge: true };
     body = buffer.length > 0 ? buffer : undefined;
   }
-  const headers: [string, string][] = [];
-  c.req.raw.headers.forEach((value, name) => headers.push([name, value]));
-  return { message: { method: c.req.method, url: target.href, headers, ...(body === undefined ? {} : { body }) }, body };
+  let headers: [string, string][];
+  if (incoming !== undefined) headers = headerLinesFromRaw(incoming.rawHeaders);
+  else {
+    headers = [];
+    c.req.raw.headers.forEach((value, name) => headers.push([name, value]));
+  }
+  return { message: { method: c.req.method, url: target, headers, ...(body === undefined ? {} : { body }) }, body };
 }
 
 export function signedRequest<K extends RequestTokenTyp>(ctx: ServerContext, issuer: string, options: SignedRequestOptions<K>): MiddlewareHandler<{ Variables: SignedRequestVariables<K> }> {
