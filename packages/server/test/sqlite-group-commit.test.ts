@@ -101,6 +101,25 @@ describe('SQLite group commit', () => {
     expect(direct).toHaveBeenCalledTimes(2);
   });
 
+  it('rows come back as better-sqlite3 builds them (every column, its value and type, in column order), on each path', async () => {
+    await store.transaction(async (trx) => {
+      await trx.insertInto('settings').values({ key: 'a', value: 'x', updated_at: 1 }).execute();
+      await trx.insertInto('settings').values({ key: 'b', value: '', updated_at: 2 ** 40 }).execute();
+    });
+    const expected = observer.prepare('select * from settings where key in (?, ?) order by key').all('a', 'b');
+    expect(expected).toHaveLength(2);
+    const query = () => store.db.selectFrom('settings').selectAll().where('key', 'in', ['a', 'b']).orderBy('key').execute();
+    const selectAll = prepared(2, (db, k1: string, k2: string) => db.selectFrom('settings').selectAll().where('key', 'in', [k1, k2]).orderBy('key'));
+    for (let i = 0; i < 2; i++) {
+      // Through Kysely and through the direct read, twice each (a statement keeps its mode), and inside a transaction.
+      for (const rows of [await query(), await selectAll(store.db, 'a', 'b'), await store.transaction((trx) => selectAll(trx, 'a', 'b'))]) {
+        expect(rows).toEqual(expected);
+        expect(rows.map((row) => Object.keys(row))).toEqual(expected.map((row) => Object.keys(row as object)));
+      }
+    }
+    expect(await store.db.selectFrom('settings').select(['key', 'key as again']).where('key', '=', 'zzz').execute()).toEqual([]);
+  });
+
   it('a write outside a transaction commits the open batch first, and is itself committed when it returns', async () => {
     const before = driver.counts.batches;
     const pending = store.transaction(put('batched'));

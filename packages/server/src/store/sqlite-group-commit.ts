@@ -87,8 +87,35 @@ export class StatementCache {
   }
 }
 
+/** Column names of the reader statements `rowsOf` has run (each then in raw mode). */
+const columnsOf = new WeakMap<Statement, readonly string[]>();
+
+/**
+ * The rows of a reader statement, as objects. better-sqlite3 builds each row object in C++, setting every column as
+ * a property under a name string it makes anew (3.3 µs for a 13-column row on this project's machine); here the
+ * statement answers arrays and the objects are built in JavaScript with the column names read once (2.3 µs). A
+ * statement of this driver's caches is only ever run through here, so its raw mode is its own.
+ */
+function rowsOf(statement: Statement, parameters: readonly unknown[]): Record<string, unknown>[] {
+  let columns = columnsOf.get(statement);
+  if (columns === undefined) {
+    columns = statement.columns().map((column) => column.name);
+    statement.raw(true);
+    columnsOf.set(statement, columns);
+  }
+  const values = statement.all(parameters) as unknown[][];
+  const rows: Record<string, unknown>[] = new Array<Record<string, unknown>>(values.length);
+  for (let r = 0; r < values.length; r++) {
+    const line = values[r]!;
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) row[columns[i]!] = line[i];
+    rows[r] = row;
+  }
+  return rows;
+}
+
 function run(statement: Statement, parameters: readonly unknown[]): QueryResult<never> {
-  if (statement.reader) return { rows: statement.all(parameters) as never[] };
+  if (statement.reader) return { rows: rowsOf(statement, parameters) as never[] };
   const { changes, lastInsertRowid } = statement.run(parameters);
   return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
 }
@@ -258,7 +285,7 @@ export class GroupCommitDriver implements Driver {
     const read = this.#readOnly(sql);
     if (read?.reader !== true) return undefined;
     this.#snapshot.enter();
-    return read.all(parameters);
+    return rowsOf(read, parameters);
   }
 
   async #commitWhenFree(batch: Batch): Promise<void> {
