@@ -5,7 +5,7 @@
 // servers run side by side and are measured in short alternating phases (the order swapped every round), and the
 // figures reported are medians over rounds of this build's figure divided by the baseline's.
 //
-//   node bench/compare-ps.mjs --baseline DIR [--rounds N] [--seconds N] [--connections N] [--json]
+//   node bench/compare-ps.mjs --baseline DIR [--node-args "FLAGS"] [--rounds N] [--seconds N] [--connections N] [--json]
 //
 // Last output line: {"rounds","tokens_per_s_ratio","event_loop_us_ratio","baseline_event_loop_us","event_loop_us"}:
 // a ratio above 1 for tokens/s, or below 1 for event-loop µs per token, is this build doing better.
@@ -31,9 +31,9 @@ const seconds = Number(opt('--seconds', 2));
 const connections = Number(opt('--connections', 32));
 const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
 
-async function startHarness(root) {
+async function startHarness(root, nodeArgs = []) {
   const harness = resolve(root, 'bench/lib/tessera-harness.mjs');
-  const child = spawn(process.execPath, [harness], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, harness], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((ok, fail) => {
     let buffer = '';
     child.stdout.on('data', (d) => {
@@ -81,7 +81,9 @@ const median = (values) => {
 const ap = await wellKnownServer('aauth-agent.json');
 const resource = await wellKnownServer('aauth-resource.json');
 const here = fileURLToPath(new URL('..', import.meta.url));
-const servers = { baseline: await startHarness(baseline), current: await startHarness(here) };
+// --node-args "FLAGS": V8/Node flags for this build's server only (e.g. to measure a flag against the same build).
+const nodeArgs = (opt('--node-args', '') ?? '').split(' ').filter(Boolean);
+const servers = { baseline: await startHarness(baseline), current: await startHarness(here, nodeArgs) };
 try {
   const requests = { baseline: await prepare(servers.baseline, ap, resource), current: await prepare(servers.current, ap, resource) };
   for (const name of ['baseline', 'current']) await load(await requests[name](), { connections, seconds: 2 });
