@@ -2,10 +2,11 @@
  * The server logger: JSON lines with secrets redacted wherever they appear.
  */
 import { Writable } from 'node:stream';
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logging.js';
+import { accessLog, createLogger } from '../src/logging.js';
 
-function capture() {
+function capture(level: 'info' | 'error' = 'info') {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -13,7 +14,7 @@ function capture() {
       callback();
     },
   });
-  return { lines, log: createLogger({ level: 'info', destination }) };
+  return { lines, log: createLogger({ level, destination }) };
 }
 
 describe('createLogger', () => {
@@ -38,5 +39,31 @@ describe('createLogger', () => {
     expect(entry.req.headers['authorization']).toBe('[redacted]');
     expect(entry.body['resource']).toBe('https://notes.example');
     expect(entry.key['kid']).toBe('ps-1');
+  });
+});
+
+describe('accessLog', () => {
+  function app(level: 'info' | 'error') {
+    const { lines, log } = capture(level);
+    const a = new Hono();
+    a.use('*', accessLog(log, 'ps'));
+    a.get('/ok', (c) => c.text('ok'));
+    a.get('/fails', (c) => c.text('no', 500));
+    return { a, lines };
+  }
+
+  it('one line per request at info (method, path without query, status); only failures above info', async () => {
+    const info = app('info');
+    await info.a.request('http://ps.example/ok?code=SECRET');
+    await info.a.request('http://ps.example/fails');
+    expect(info.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toMatchObject([
+      { host: 'ps', method: 'GET', path: '/ok', status: 200, msg: 'request' },
+      { host: 'ps', method: 'GET', path: '/fails', status: 500, msg: 'request failed' },
+    ]);
+    expect(info.lines.join('')).not.toContain('SECRET');
+    const quiet = app('error');
+    await quiet.a.request('http://ps.example/ok');
+    await quiet.a.request('http://ps.example/fails');
+    expect(quiet.lines.map((l) => (JSON.parse(l) as { path: string }).path)).toEqual(['/fails']);
   });
 });

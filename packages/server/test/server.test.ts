@@ -236,6 +236,45 @@ describe('edge middleware', () => {
     expect(replaced.headers.get('x-request-id')).not.toContain('<');
   });
 
+  it('over a socket: x-request-id on every response (the edge\'s own, forwarded apps\', errors), one value, a proxy\'s kept', async () => {
+    const server = await boot(await productionConfig('sqlite'));
+    const running = await listen(server, { ps: 0, ap: 0, addresses: ['127.0.0.1'] });
+    const get = (url: string, headers: Record<string, string> = {}, method = 'GET') =>
+      new Promise<{ status: number; ids: string[] }>((resolve, reject) => {
+        const req = httpRequest(url, { method, headers, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            const ids: string[] = [];
+            for (let i = 0; i < res.rawHeaders.length; i += 2) if (res.rawHeaders[i]!.toLowerCase() === 'x-request-id') ids.push(res.rawHeaders[i + 1]!);
+            resolve({ status: res.statusCode ?? 0, ids });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      for (const [url, method] of [
+        [`${running.urls.ps}/.well-known/aauth-person.json`, 'GET'], // forwarded to the PS app
+        [`${running.urls.ps}/token`, 'POST'], // the PS app's 401 error
+        [`${running.urls.ps}/api/pending`, 'GET'], // the approver app (routed), 401
+        [`${running.urls.ps}/login`, 'GET'], // the pages app (forwarded)
+        [`${running.urls.ap}/.well-known/aauth-agent.json`, 'GET'],
+        [`${running.urls.ps}/no/such/path`, 'GET'],
+      ] as const) {
+        const answer = await get(url, method === 'POST' ? { 'content-type': 'application/json', 'content-length': '0' } : {}, method);
+        expect(answer.ids, url).toHaveLength(1);
+        expect(answer.ids[0], url).toMatch(/^[\w=-]{1,128}$/);
+      }
+      const kept = await get(`${running.urls.ps}/.well-known/aauth-person.json`, { 'x-request-id': 'proxy-id-123' });
+      expect(kept.ids).toEqual(['proxy-id-123']);
+      const replaced = await get(`${running.urls.ps}/.well-known/aauth-person.json`, { 'x-request-id': 'x'.repeat(129) });
+      expect(replaced.ids).toHaveLength(1);
+      expect(replaced.ids[0]).not.toBe('x'.repeat(129));
+    } finally {
+      await running.close();
+    }
+  });
+
   it('rate-limits per route group: 429 slow_down with Retry-After', async () => {
     const server = await boot(await productionConfig('sqlite', { rateLimit: { burst: 2, perSecond: 0.1 } }));
     const url = 'https://ps.example/.well-known/aauth-person.json';

@@ -4,9 +4,9 @@
  * a well-formed incoming id is kept so a proxy's id flows through; otherwise a random one; echoed on the response
  * and available to handlers as `c.var.requestId` for audit events).
  */
-import type { MiddlewareHandler } from 'hono';
+import { randomUUID } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
 import { MAX_BODY_BYTES } from './signed-request.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -41,15 +41,33 @@ export function apiBodyLimit(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandl
   };
 }
 
+/** A request id kept from a proxy: up to 128 characters of `[A-Za-z0-9_=-]`. */
+const WELL_FORMED_ID = /^[\w=-]{1,128}$/;
+
+/** Node's response when the app is served by @hono/node-server (`c.env.outgoing`); not under `app.request()`. */
+function nodeOutgoing(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
+  const outgoing = (c.env as { outgoing?: { setHeader?: unknown } } | undefined)?.outgoing;
+  return typeof outgoing?.setHeader === 'function' ? (outgoing as { setHeader(name: string, value: string): unknown }) : undefined;
+}
+
 /**
  * Sets `c.var.requestId` and the `x-request-id` response header (ids up to 128 characters of `[A-Za-z0-9_=-]`),
- * also on responses a handler built itself (e.g. forwarded from another app).
+ * also on responses a handler built itself (e.g. forwarded from another app). Served by Node, the header goes on
+ * Node's response before the app runs, and Node merges it into whatever headers the response is written with: the
+ * fetch `Response` is never read back (reading its headers built a `Headers` object per request, about 4 µs).
  */
 export function requestIds(): MiddlewareHandler<{ Variables: { requestId: string } }> {
-  const assign = requestId({ headerName: REQUEST_ID_HEADER, limitLength: 128 });
   return async (c, next) => {
-    await assign(c, next);
-    const id = c.var.requestId;
+    const incoming = c.req.header(REQUEST_ID_HEADER);
+    const id = incoming !== undefined && WELL_FORMED_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', id);
+    const outgoing = nodeOutgoing(c);
+    if (outgoing !== undefined) {
+      outgoing.setHeader(REQUEST_ID_HEADER, id);
+      await next();
+      return;
+    }
+    await next();
     if (c.res.headers.get(REQUEST_ID_HEADER) === id) return;
     try {
       c.res.headers.set(REQUEST_ID_HEADER, id);
