@@ -7,9 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STORE_KINDS } from './helpers.js';
 import { AP, claimsOf, party, PS, psFixture, RS, T0, type Party, type PsFixture } from './ps-fixture.js';
 
-async function problem(res: Response): Promise<{ status: number; error: string; sigError: string | null }> {
-  const body = (await res.json()) as { error: string };
-  return { status: res.status, error: body.error, sigError: res.headers.get('signature-error') };
+async function problem(res: Response): Promise<{ status: number; error: string; detail?: string; sigError: string | null }> {
+  const body = (await res.json()) as { error: string; detail?: string };
+  return { status: res.status, error: body.error, ...(body.detail === undefined ? {} : { detail: body.detail }), sigError: res.headers.get('signature-error') };
 }
 
 for (const kind of STORE_KINDS) {
@@ -85,7 +85,7 @@ for (const kind of STORE_KINDS) {
       const issued = await f.t.store.db.selectFrom('issued_tokens').select('revoked_at').where('jti', '=', pt['jti'] as string).executeTakeFirstOrThrow();
       expect(issued.revoked_at).toBe(T0);
       const rt = await f.resourceToken({ sub: pt['sub'], presented_jti: pt['jti'] });
-      expect(await problem(await f.post('/token', { resource_token: rt }))).toMatchObject({ status: 400, error: 'invalid_resource_token' });
+      expect(await problem(await f.post('/token', { resource_token: rt }))).toMatchObject({ status: 400, error: 'invalid_resource_token', detail: expect.stringMatching(/person token it names has been revoked/) });
     });
 
     it('[§8.61] an agent cannot revoke a token it does not hold, nor an unknown one → 404', async () => {
@@ -114,7 +114,9 @@ for (const kind of STORE_KINDS) {
     it('a resource (sig=jwks_uri) revokes a resource token: the auth token endpoint refuses it', async () => {
       const rt = await f.resourceToken({ sub: pt['sub'], presented_jti: pt['jti'], jti: 'rt-1' });
       expect((await f.postAsServer('/revoke', { jti: 'rt-1' }, rsServer())).status).toBe(200);
-      expect(await problem(await f.post('/token', { resource_token: rt }))).toMatchObject({ status: 400, error: 'invalid_resource_token' });
+      expect(await problem(await f.post('/token', { resource_token: rt }))).toMatchObject({ status: 400, error: 'invalid_resource_token', detail: expect.stringMatching(/revoked by its resource/) });
+      // Another resource token naming the same person token is still exchanged.
+      expect((await f.post('/token', { resource_token: await f.resourceToken({ sub: pt['sub'], presented_jti: pt['jti'], jti: 'rt-2' }) })).status).not.toBe(400);
     });
 
     it('introspection: the audience resource learns an active token; revoked, foreign, expired or garbage → {active:false}', async () => {
