@@ -25,24 +25,22 @@ import {
 } from '@tessera/protocol';
 import type { ServerContext } from '../context.js';
 import type { Agent, Resource } from '../store/schema.js';
-import { isAgentProviderTrusted, isResourceTrusted, parseTrustPolicy, readTrustPolicy, TRUST_POLICY_SETTING, type TrustPolicy } from '../registry/trust-policy.js';
+import { isAgentProviderTrusted, isResourceTrusted, readTrustPolicy, type TrustPolicy } from '../registry/trust-policy.js';
 import type { Executor } from '../store/store.js';
 import { prepared } from '../store/prepared.js';
-import { sql } from 'kysely';
 
 /**
  * The agent's registry row after admission: trusted provider, active, same provider as registered. An agent seen
  * for the first time is registered (in its own transaction, audited `agent.registered`); call it outside a
  * transaction.
  */
-export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClaims, 'iss' | 'sub'>, policy?: TrustPolicy, known?: { readonly row: Agent | undefined }): Promise<Agent> {
+export async function admitAgent(ctx: ServerContext, claims: Pick<AgentTokenClaims, 'iss' | 'sub'>, policy?: TrustPolicy): Promise<Agent> {
   const db = ctx.store.db;
   policy ??= await readTrustPolicy(db);
   if (!isAgentProviderTrusted(policy, claims.iss)) {
     throw new AAuthError('invalid_agent_token', { detail: 'the agent provider is not trusted by this Person Server' });
   }
-  // `known`: the row the caller has just read (admitCallingAgent's one admission query), or its absence.
-  let agent = known === undefined ? (await selectAgent(db, claims.sub))[0] : known.row;
+  let agent = (await selectAgent(db, claims.sub))[0];
   if (!agent) {
     const now = Math.floor(ctx.now());
     await ctx.store.transaction(async (trx) => {
@@ -95,25 +93,27 @@ export async function admitResource(ctx: ServerContext, resource: string, code: 
 
 // The admission queries of every token request, compiled once (see store/prepared.ts).
 const selectAgent = prepared(1, (db, id: string) => db.selectFrom('agents').selectAll().where('id', '=', id));
-
-/**
- * What admitting a signing agent reads, in one statement rather than three: whether its agent token is revoked, the
- * trust policy, and its registry row. One row always: each part is left-joined to a one-row table.
- */
-const selectAdmission = prepared(3, (db, agentId: string, iss: string, jti: string) =>
-  db
-    .selectFrom(db.selectNoFrom(sql<number>`1`.as('one')).as('one'))
-    .leftJoin('revocations', (join) => join.on('revocations.iss', '=', iss).on('revocations.jti', '=', jti))
-    .leftJoin('settings', (join) => join.on('settings.key', '=', TRUST_POLICY_SETTING))
-    .leftJoin('agents', (join) => join.on('agents.id', '=', agentId))
-    .select(['revocations.jti as revoked_jti', 'settings.value as trust_policy'])
-    .selectAll('agents'),
-);
 const selectResource = prepared(1, (db, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id));
 const selectRevocation = prepared(2, (db, iss: string, jti: string) => db.selectFrom('revocations').select('jti').where('iss', '=', iss).where('jti', '=', jti));
+const selectRevocationsOfTwo = prepared(4, (db, iss1: string, jti1: string, iss2: string, jti2: string) =>
+  db
+    .selectFrom('revocations')
+    .select(['iss', 'jti'])
+    .where((eb) => eb.or([eb.and([eb('iss', '=', iss1), eb('jti', '=', jti1)]), eb.and([eb('iss', '=', iss2), eb('jti', '=', jti2)])])),
+);
+
 /** True when `(iss, jti)` of the presented agent token is revoked (AAuth §Token Revocation; §8.61). */
 export async function isRevoked(db: Executor, iss: string, jti: string): Promise<boolean> {
   return (await selectRevocation(db, iss, jti)).length > 0;
+}
+
+/**
+ * Which of two tokens are revoked, in one query (the auth token endpoint checks a resource token and the person token
+ * it names together). Answers `iss + "\n" + jti` keys.
+ */
+export async function revokedOfTwo(db: Executor, a: readonly [iss: string, jti: string], b: readonly [iss: string, jti: string]): Promise<ReadonlySet<string>> {
+  const rows = await selectRevocationsOfTwo(db, a[0], a[1], b[0], b[1]);
+  return new Set(rows.map((r) => `${r.iss}\n${r.jti}`));
 }
 
 /** Refuses a revoked agent token presented in `Signature-Key`: 401 `Signature-Error: invalid_jwt`. */
@@ -176,13 +176,9 @@ export async function admitCallingAgent(ctx: ServerContext, aauth: VerifiedAAuth
   if (signer.parent_agent !== undefined) {
     throw new AAuthError('invalid_agent_token', { detail: 'a sub-agent token cannot sign requests to the Person Server; the parent sends it as subagent_token' });
   }
-  // Revocation, trust policy and registry row in one read; checked in that order (§8.61 first).
-  const facts = (await selectAdmission(db, signer.sub, signer.iss, signer.jti))[0];
-  if (facts === undefined) throw new Error('the admission query answered no row');
-  if (facts.revoked_jti !== null) throw new AAuthError('invalid_jwt', { detail: 'the agent token has been revoked' });
-  const trustPolicy = parseTrustPolicy(facts.trust_policy);
-  const { revoked_jti: _revoked, trust_policy: _policy, ...columns } = facts;
-  const signerRow = await admitAgent(ctx, signer, trustPolicy, { row: columns.id === null ? undefined : (columns as Agent) });
+  await refuseRevokedAgentToken(db, signer);
+  const trustPolicy = await readTrustPolicy(db);
+  const signerRow = await admitAgent(ctx, signer, trustPolicy);
   if (subagentToken === undefined || subagentToken === null) {
     return { signer, signerJkt: aauth.jkt, agent: signerRow, cnfJwk: signer.cnf.jwk, agentJkt: aauth.jkt, notAfter: signer.exp, personId: signerRow.person_id, trustPolicy };
   }

@@ -20,10 +20,11 @@ import {
   verifyToken,
   type ResourceTokenClaims,
 } from '@tessera/protocol';
-import { sql, type Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { ServerContext } from '../context.js';
 import type { PersonTokenRecordsTable } from '../store/schema.js';
 import { prepared } from '../store/prepared.js';
+import { revokedOfTwo } from './agent-admission.js';
 
 export type PersonTokenRecord = Selectable<PersonTokenRecordsTable>;
 
@@ -39,20 +40,8 @@ export interface CheckedResourceToken {
 
 const invalid = (detail: string): AAuthError => new AAuthError('invalid_resource_token', { detail });
 
-/**
- * What checking a resource token reads, in one statement rather than two (compiled once: see store/prepared.ts):
- * whether the resource token `(iss, jti)` and the person token `(ps, presented_jti)` are revoked, and the record of
- * the presented person token while it is retained. One row always: each part is left-joined to a one-row table.
- */
-const selectResourceTokenFacts = prepared(6, (db, recordJti: string, now: number, rtIss: string, rtJti: string, ptIss: string, ptJti: string) =>
-  db
-    .selectFrom(db.selectNoFrom(sql<number>`1`.as('one')).as('one'))
-    .leftJoin('person_token_records', (join) => join.on('person_token_records.jti', '=', recordJti).on('person_token_records.retain_until', '>', now))
-    .leftJoin('revocations as rt', (join) => join.on('rt.iss', '=', rtIss).on('rt.jti', '=', rtJti))
-    .leftJoin('revocations as pt', (join) => join.on('pt.iss', '=', ptIss).on('pt.jti', '=', ptJti))
-    .select(['rt.jti as resource_token_revoked', 'pt.jti as person_token_revoked'])
-    .selectAll('person_token_records'),
-);
+/** The record of a presented person token still retained (compiled once: see store/prepared.ts). */
+const selectPersonTokenRecord = prepared(2, (db, jti: string, now: number) => db.selectFrom('person_token_records').selectAll().where('jti', '=', jti).where('retain_until', '>', now));
 
 /** Splits a space-separated scope string (RFC 6749 §3.3) into distinct values. */
 export function scopeList(scope: string | undefined): string[] {
@@ -90,15 +79,13 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   // AAuth §Revocation Cascade: the recipient MUST NOT issue an auth token against a withdrawn resource token — nor
   // against a revoked person token. Both looked up at once: the person token is `(ps, presented_jti)`, which the record
   // below must match.
-  const now = Math.floor(ctx.now());
-  const facts = (await selectResourceTokenFacts(ctx.store.db, claims.presented_jti, now, claims.iss, claims.jti, claims.ps, claims.presented_jti))[0];
-  if (facts === undefined) throw new Error('the resource token query answered no row');
-  if (facts.resource_token_revoked !== null) throw invalid('the resource token has been revoked by its resource');
+  const revoked = await revokedOfTwo(ctx.store.db, [claims.iss, claims.jti], [claims.ps, claims.presented_jti]);
+  if (revoked.has(`${claims.iss}\n${claims.jti}`)) throw invalid('the resource token has been revoked by its resource');
 
   // Step 3: the presented person token, from this PS's records.
-  const { resource_token_revoked: _rt, person_token_revoked: personTokenRevoked, ...columns } = facts;
-  if (columns.jti === null) throw new AAuthError('unknown_person_token', { detail: 'presented_jti names no person token this Person Server issued' });
-  const record = columns as PersonTokenRecord;
+  const now = Math.floor(ctx.now());
+  const record = (await selectPersonTokenRecord(ctx.store.db, claims.presented_jti, now))[0];
+  if (!record) throw new AAuthError('unknown_person_token', { detail: 'presented_jti names no person token this Person Server issued' });
 
   const mismatched: string[] = [];
   if (claims.ps !== record.ps || claims.ps !== ctx.ps.issuer) mismatched.push('ps');
@@ -119,9 +106,8 @@ export async function checkResourceToken(ctx: ServerContext, jwt: unknown, expec
   }
   if (record.resource !== claims.iss) throw invalid('the person token it names was issued for another resource');
   if (record.agent_jkt !== expectedAgentJkt) throw invalid('the person token it names was issued to another key');
-  // The person token's revocation was looked up as `(claims.ps, presented_jti)`: `record.ps` = `claims.ps` (checked
-  // above) and `record.jti` = `presented_jti` (looked up by it).
-  if (personTokenRevoked !== null) throw invalid('the person token it names has been revoked: obtain a fresh person token');
+  // `record.ps` = `claims.ps` (checked above) and `record.jti` = `presented_jti` (looked up by it).
+  if (revoked.has(`${record.ps}\n${record.jti}`)) throw invalid('the person token it names has been revoked: obtain a fresh person token');
   if (record.exp <= now) throw invalid('the person token it names has expired: obtain a fresh person token, then a fresh resource token');
 
   const scopes = scopeList(claims.scope);

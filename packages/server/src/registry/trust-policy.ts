@@ -32,13 +32,9 @@ const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings')
 
 /** Reads the trust policy; `open` when none is set, nothing trusted when the stored value is malformed. */
 export async function readTrustPolicy(db: Executor): Promise<TrustPolicy> {
-  return parseTrustPolicy((await selectSetting(db, TRUST_POLICY_SETTING))[0]?.value);
-}
-
-/** The trust policy stored as `stored` (the settings value; `undefined` or `null` when none is set). */
-export function parseTrustPolicy(stored: string | null | undefined): TrustPolicy {
-  if (stored === undefined || stored === null) return DEFAULT_TRUST_POLICY;
-  const value = fromJson<unknown>(stored, undefined);
+  const row = (await selectSetting(db, TRUST_POLICY_SETTING))[0];
+  if (row === undefined) return DEFAULT_TRUST_POLICY;
+  const value = fromJson<unknown>(row.value, undefined);
   if (typeof value !== 'object' || value === null) return CLOSED;
   const { mode, agent_providers, resources } = value as Record<string, unknown>;
   if ((mode !== 'open' && mode !== 'allowlist') || !isStringArray(agent_providers) || !isStringArray(resources)) return CLOSED;
