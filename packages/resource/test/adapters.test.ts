@@ -245,6 +245,14 @@ describe('adapters: node:http, Express 5, Fastify 5, Hono — same answers over 
     expect(viaPath.signatureError).not.toBeNull();
     const absolute = await rawTarget(s.origin, 'http://evil.example/agent', elsewhere.headers);
     expect(absolute).toBe(400);
+    // The other Node adapters: refused too (400, or 404 where the framework's router finds no route), never verified.
+    for (const other of servers.filter((x) => x.name !== 'node' && x.name !== 'hono')) {
+      expect([400, 404], other.name).toContain(await rawTarget(other.origin, 'http://evil.example/agent', elsewhere.headers));
+    }
+    // A Host header that is no authority, where no origin is configured: 400, not a crash.
+    expect(await rawTarget(s.origin, '/agent', [...elsewhere.headers.filter(([n]) => n.toLowerCase() !== 'host'), ['Host', 'bad host']])).toBe(400);
+    const express = servers.find((x) => x.name === 'express')!;
+    expect(await rawTarget(express.origin, 'http://evil.example/agent', elsewhere.headers)).toBe(400);
     // Signed for this server's `//evil.example/agent`: accepted, so the 401 above is the authority, not the path.
     const here = await signLines({ method: 'GET', url: `${s.origin}//evil.example/agent`, token });
     expect((await call(s.origin, 'GET', '//evil.example/agent', here.headers)).status).toBe(200);
@@ -271,6 +279,7 @@ describe('adapters: node:http, Express 5, Fastify 5, Hono — same answers over 
     expect(requestUrl(req('/a/../notes'))).toBe('http://resource.example:8443/notes');
     expect(requestUrl(req('/notes', { originalUrl: '/api/notes' }), 'https://resource.example')).toBe('https://resource.example/api/notes');
     expect(() => requestUrl(req('http://evil.example/x'), 'https://resource.example')).toThrow(/origin-form/);
+    expect(() => requestUrl(req('/x', { headers: { host: 'bad host' } }))).toThrow();
   });
 
   it('serves metadata and the authorization endpoint through the fetch-handler bridges', async () => {

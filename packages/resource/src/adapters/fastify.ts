@@ -16,7 +16,7 @@ import { problemResponse } from '../challenge.js';
 import type { RoutePolicy } from '../policy.js';
 import type { Resource } from '../resource.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../verify-request.js';
-import { toFetchRequest, type AAuthIdentity, type NodeAdapterOptions } from './node.js';
+import { toFetchRequest, unusableTargetResponse, UnusableTarget, type AAuthIdentity, type NodeAdapterOptions } from './node.js';
 
 export type { AAuthIdentity, NodeAdapterOptions as FastifyAdapterOptions } from './node.js';
 
@@ -61,6 +61,16 @@ export function fastifyToFetch(request: FastifyRequest, options: NodeAdapterOpti
   return toFetchRequest(request.raw, body === undefined || body.length === 0 ? undefined : new Uint8Array(body), options);
 }
 
+/** `fastifyToFetch`, or the 400 for a request whose target or Host makes no URL under this origin. */
+function fetchOrRefusal(request: FastifyRequest, options: NodeAdapterOptions): Request | Response {
+  try {
+    return fastifyToFetch(request, options);
+  } catch (error) {
+    if (error instanceof UnusableTarget) return unusableTargetResponse();
+    throw error;
+  }
+}
+
 export function aauthPreHandler(resource: Resource, policy: RoutePolicy, options: NodeAdapterOptions = {}): preHandlerAsyncHookHandler {
   return async function aauthPreHandlerHook(request, reply) {
     if (request.body !== undefined && request.body !== null && !Buffer.isBuffer(request.body)) {
@@ -68,7 +78,12 @@ export function aauthPreHandler(resource: Resource, policy: RoutePolicy, options
       await send(reply, problemResponse(500, 'server_error'));
       return;
     }
-    const result = await resource.verifyRequest(fastifyToFetch(request, options), policy);
+    const fetchRequest = fetchOrRefusal(request, options);
+    if (fetchRequest instanceof Response) {
+      await send(reply, fetchRequest);
+      return;
+    }
+    const result = await resource.verifyRequest(fetchRequest, policy);
     if (!result.ok) {
       await send(reply, result.response);
       return;
@@ -81,7 +96,9 @@ export function aauthPreHandler(resource: Resource, policy: RoutePolicy, options
 /** A route handler serving a fetch-style handler (e.g. `resource.handle`); `undefined` → 404. Needs `aauthFastify`. */
 export function fastifyHandler(handler: (request: Request) => Response | undefined | Promise<Response | undefined>, options: NodeAdapterOptions = {}): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
   return async (request, reply) => {
-    const response = await handler(fastifyToFetch(request, options));
+    const fetchRequest = fetchOrRefusal(request, options);
+    if (fetchRequest instanceof Response) return send(reply, fetchRequest);
+    const response = await handler(fetchRequest);
     return send(reply, response ?? problemResponse(404, 'invalid_request', 'not found'));
   };
 }

@@ -5,7 +5,7 @@
  * calls the core, `verifyRequest`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isAAuthError, targetUri } from '@tessera/protocol';
+import { targetUri } from '@tessera/protocol';
 import type { TLSSocket } from 'node:tls';
 import { problemResponse } from '../challenge.js';
 import type { RoutePolicy } from '../policy.js';
@@ -75,10 +75,22 @@ export function requestUrl(req: IncomingMessage & { originalUrl?: unknown }, ori
   return targetUri(`${tls ? 'https' : 'http'}://${host}`, path);
 }
 
-/** A fetch `Request` for an `IncomingMessage` whose body was read (`readNodeBody`). */
+/** The answer to a request whose target or `Host` makes no URL under this origin (see `requestUrl`). */
+export const unusableTargetResponse = (): Response => problemResponse(400, 'invalid_request', 'the request target or Host header is not usable');
+
+/** Thrown by `toFetchRequest` for a request target that is not origin-form, or a `Host` header that is no authority. */
+export class UnusableTarget extends Error {}
+
+/** A fetch `Request` for an `IncomingMessage` whose body was read (`readNodeBody`). Throws `UnusableTarget`. */
 export function toFetchRequest(req: IncomingMessage, body: Uint8Array | undefined, options: NodeAdapterOptions = {}): Request {
   const method = (req.method ?? 'GET').toUpperCase();
-  return new Request(requestUrl(req, options.origin), {
+  let url: string;
+  try {
+    url = requestUrl(req, options.origin);
+  } catch (cause) {
+    throw new UnusableTarget('the request target or Host header is not usable', { cause });
+  }
+  return new Request(url, {
     method,
     headers: headersFromRaw(req.rawHeaders),
     ...(body === undefined || BODYLESS.has(method) ? {} : { body: body as Uint8Array<ArrayBuffer> }),
@@ -104,8 +116,7 @@ export async function nodeToFetch(req: IncomingMessage, options: NodeAdapterOpti
     return toFetchRequest(req, await readNodeBody(req, options.maxBodyBytes), options);
   } catch (error) {
     if (error instanceof BodyTooLarge) return problemResponse(413, 'invalid_request', 'request body too large');
-    // A request target that is not origin-form, or a Host header that is no authority.
-    if (isAAuthError(error) || error instanceof TypeError) return problemResponse(400, 'invalid_request', 'the request target or Host header is not usable');
+    if (error instanceof UnusableTarget) return unusableTargetResponse();
     throw error;
   }
 }
