@@ -9,12 +9,10 @@
 //
 // Last output line: {"rounds","tokens_per_s_ratio","event_loop_us_ratio","baseline_event_loop_us","event_loop_us"}:
 // a ratio above 1 for tokens/s, or below 1 for event-loop µs per token, is this build doing better.
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { childEnv } from './lib/child-env.mjs';
 import { load } from './lib/load.mjs';
-import { decodeClaims, makeAgent, resourceToken, wellKnownServer } from './lib/peers.mjs';
+import { wellKnownServer } from './lib/peers.mjs';
+import { median, prepareExchange, startTesseraHarness } from './lib/ps-exchange.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -31,61 +29,13 @@ const seconds = Number(opt('--seconds', 2));
 const connections = Number(opt('--connections', 32));
 const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
 
-async function startHarness(root, nodeArgs = []) {
-  const harness = resolve(root, 'bench/lib/tessera-harness.mjs');
-  const child = spawn(process.execPath, [...nodeArgs, harness], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((ok, fail) => {
-    let buffer = '';
-    child.stdout.on('data', (d) => {
-      buffer += d;
-      const nl = buffer.indexOf('\n');
-      if (nl >= 0) ok(buffer.slice(0, nl));
-    });
-    child.on('exit', (code) => fail(new Error(`${harness} exited with ${code}`)));
-  });
-  const { issuers } = JSON.parse(line);
-  const metadata = await (await fetch(`${issuers.ps}/.well-known/aauth-person.json`)).json();
-  return { issuer: issuers.ps, metadata, pid: child.pid, close: () => child.kill('SIGTERM') };
-}
-
-/** As bench/ps.mjs: person token, first exchange approved "always"; returns a maker of fresh signed exchanges. */
-async function prepare(ps, ap, resource) {
-  const agent = await makeAgent(ap, ps.issuer);
-  async function untilDone(response) {
-    let r = response;
-    for (let i = 0; r.status === 202 && i < 100; i++) {
-      await new Promise((ok) => setTimeout(ok, 100));
-      const poll = await agent.signedGet(new URL(r.headers.get('location'), ps.issuer).href);
-      r = await fetch(poll.url, { headers: poll.headers });
-    }
-    if (r.status !== 200) throw new Error(`${ps.issuer}: ${r.status} ${await r.text()}`);
-    return r.json();
-  }
-  const p = await agent.signedPost(ps.metadata.person_token_endpoint, { resource: resource.issuer });
-  const { person_token: personToken } = await untilDone(await fetch(p.url, { method: 'POST', headers: p.headers, body: p.body }));
-  const personClaims = decodeClaims(personToken);
-  const first = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: await resourceToken(resource, { ps: ps.issuer, personClaims, jkt: agent.jkt }) });
-  await untilDone(await fetch(first.url, { method: 'POST', headers: first.headers, body: first.body }));
-  return async () => {
-    const exchange = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: await resourceToken(resource, { ps: ps.issuer, personClaims, jkt: agent.jkt }) });
-    return { url: exchange.url, method: 'POST', headers: exchange.headers, body: exchange.body };
-  };
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 const ap = await wellKnownServer('aauth-agent.json');
 const resource = await wellKnownServer('aauth-resource.json');
-const here = fileURLToPath(new URL('..', import.meta.url));
 // --node-args "FLAGS": V8/Node flags for this build's server only (e.g. to measure a flag against the same build).
 const nodeArgs = (opt('--node-args', '') ?? '').split(' ').filter(Boolean);
-const servers = { baseline: await startHarness(baseline), current: await startHarness(here, nodeArgs) };
+const servers = { baseline: await startTesseraHarness({ harness: resolve(baseline, 'bench/lib/tessera-harness.mjs') }), current: await startTesseraHarness({ nodeArgs }) };
 try {
-  const requests = { baseline: await prepare(servers.baseline, ap, resource), current: await prepare(servers.current, ap, resource) };
+  const requests = { baseline: await prepareExchange(servers.baseline, ap, resource), current: await prepareExchange(servers.current, ap, resource) };
   for (const name of ['baseline', 'current']) await load(await requests[name](), { connections, seconds: 2 });
   const rows = [];
   for (let round = 0; round < rounds; round++) {

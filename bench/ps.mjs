@@ -18,11 +18,10 @@
 // Tessera's per-client rate limiter is turned off for the run (TESSERA_RATE_LIMIT=false): all 32 connections come
 // from one address, and mockin has no limiter, so with it on the bench would measure the limit, not issuance.
 // Last output line: {"tessera_auth_tokens_per_s","mockin_auth_tokens_per_s","ratio","tessera_p99_ms"}.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { decodeClaims, makeAgent, resourceToken, startMockin, wellKnownServer } from './lib/peers.mjs';
-import { childEnv, threadPool } from './lib/child-env.mjs';
+import { startMockin, wellKnownServer } from './lib/peers.mjs';
+import { threadPool } from './lib/child-env.mjs';
 import { load, loadGenerator } from './lib/load.mjs';
+import { median, prepareExchange, startTesseraHarness } from './lib/ps-exchange.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -36,58 +35,6 @@ const connections = opt('--connections', 32);
 const log = (...m) => (args.includes('--json') ? console.error(...m) : console.log(...m));
 log(`load generator: ${loadGenerator}; server processes with UV_THREADPOOL_SIZE=${threadPool}`);
 
-async function startTessera() {
-  const child = spawn(process.execPath, [...(process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), fileURLToPath(new URL('./lib/tessera-harness.mjs', import.meta.url))], { env: childEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout.on('data', (d) => {
-      buffer += d;
-      const nl = buffer.indexOf('\n');
-      if (nl >= 0) resolve(buffer.slice(0, nl));
-    });
-    child.on('exit', (code) => reject(new Error(`tessera harness exited with ${code}`)));
-  });
-  const { issuers } = JSON.parse(line);
-  const metadata = await (await fetch(`${issuers.ps}/.well-known/aauth-person.json`)).json();
-  return { issuer: issuers.ps, metadata, pid: child.pid, close: () => child.kill('SIGTERM') };
-}
-
-/** Prepares one PS: person token, resource token, the first exchange approved; returns the signed exchange request. */
-async function prepare(ps, ap, resource) {
-  const agent = await makeAgent(ap, ps.issuer);
-  async function untilDone(response) {
-    let r = response;
-    for (let i = 0; r.status === 202 && i < 100; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      const poll = await agent.signedGet(new URL(r.headers.get('location'), ps.issuer).href);
-      r = await fetch(poll.url, { headers: poll.headers });
-    }
-    if (r.status !== 200) throw new Error(`${ps.issuer}: ${r.status} ${await r.text()}`);
-    return r.json();
-  }
-  const p = await agent.signedPost(ps.metadata.person_token_endpoint, { resource: resource.issuer });
-  const { person_token: personToken } = await untilDone(await fetch(p.url, { method: 'POST', headers: p.headers, body: p.body }));
-  const rt = await resourceToken(resource, { ps: ps.issuer, personClaims: decodeClaims(personToken), jkt: agent.jkt });
-  const first = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: rt });
-  await untilDone(await fetch(first.url, { method: 'POST', headers: first.headers, body: first.body }));
-  // The measured request, made afresh for each phase: a new resource token (they live 5 minutes; a run with many rounds
-  // lasts longer) and a new signature (60 s window). The standing grant applies.
-  const personClaims = decodeClaims(personToken);
-  return async () => {
-    const fresh = await resourceToken(resource, { ps: ps.issuer, personClaims, jkt: agent.jkt });
-    const exchange = await agent.signedPost(ps.metadata.auth_token_endpoint, { resource_token: fresh });
-    const check = await fetch(exchange.url, { method: 'POST', headers: exchange.headers, body: exchange.body });
-    if (check.status !== 200) throw new Error(`${ps.issuer}: the standing grant did not apply: ${check.status} ${await check.text()}`);
-    return { url: exchange.url, method: 'POST', headers: exchange.headers, body: exchange.body };
-  };
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
 function describe(name, r) {
   const server = r.cpu?.server;
   const loop = server?.event_loop === undefined ? '' : `; event loop ${server.event_loop.us_per_request} µs/token, ${server.event_loop.cores} of a core`;
@@ -98,11 +45,11 @@ function describe(name, r) {
 
 const ap = await wellKnownServer('aauth-agent.json');
 const resource = await wellKnownServer('aauth-resource.json');
-const tessera = await startTessera();
+const tessera = await startTesseraHarness({ nodeArgs: (process.env['TESSERA_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean) });
 const mockin = await startMockin();
 try {
-  const tesseraRequest = await prepare(tessera, ap, resource);
-  const mockinRequest = await prepare(mockin, ap, resource);
+  const tesseraRequest = await prepareExchange(tessera, ap, resource);
+  const mockinRequest = await prepareExchange(mockin, ap, resource);
   // Warm-up, then the rounds.
   await load(await tesseraRequest(), { connections, seconds: Math.min(2, seconds) });
   await load(await mockinRequest(), { connections, seconds: Math.min(2, seconds) });
