@@ -1,6 +1,6 @@
 /** The `jti` of tokens this server records (src/store/issued-jti.ts): time first, so the key's index grows at its end. */
 import { describe, expect, it } from 'vitest';
-import { issuedJti } from '../src/store/issued-jti.js';
+import { issuance, issuedJti } from '../src/store/issued-jti.js';
 
 describe('issuedJti', () => {
   it('is 32 lowercase hex digits: 12 of milliseconds, 20 random', () => {
@@ -20,3 +20,14 @@ describe('issuedJti', () => {
     expect(jtis.size).toBe(20_000);
   });
 });
+
+describe('issuance', () => {
+  it('reads the clock once: iat, the time in jti and the clock it hands on are that one reading', () => {
+    let t = 1_800_000_000.987;
+    const issue = issuance(() => (t += 5));
+    expect(issue.now).toBe(1_800_000_005);
+    expect(issue.jti.slice(0, 12)).toBe(Math.floor(1_800_000_005.987 * 1000).toString(16).padStart(12, '0'));
+    expect([issue.clock(), issue.clock()]).toEqual([1_800_000_005.987, 1_800_000_005.987]);
+  });
+});
+

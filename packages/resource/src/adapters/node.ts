@@ -5,7 +5,7 @@
  * calls the core, `verifyRequest`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { targetUri } from '@tessera/protocol';
+import { headerLinesFromRaw, targetUri } from '@tessera/protocol';
 import type { TLSSocket } from 'node:tls';
 import { problemResponse } from '../challenge.js';
 import type { RoutePolicy } from '../policy.js';
@@ -57,9 +57,7 @@ export async function readNodeBody(req: IncomingMessage & { body?: unknown; rawB
 
 /** Header lines exactly as received (`rawHeaders` is `[name, value, name, value, …]`), appended in order. */
 export function headersFromRaw(rawHeaders: readonly string[]): Headers {
-  const headers = new Headers();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) headers.append(rawHeaders[i] as string, rawHeaders[i + 1] as string);
-  return headers;
+  return new Headers(headerLinesFromRaw(rawHeaders));
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import type { MiddlewareHandler } from 'hono';
 import type { ServerContext } from '../context.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
-import { issuedJti } from '../store/issued-jti.js';
+import { issuance } from '../store/issued-jti.js';
 import type { ApAgent } from '../store/schema.js';
 import type { Executor } from '../store/store.js';
 
@@ -63,9 +63,7 @@ export interface IssuedAgentToken {
  */
 export async function issueAgentToken(ctx: ServerContext, trx: Executor, input: IssueAgentTokenInput): Promise<IssuedAgentToken> {
   const signer = await ctx.keys.signer('ap', trx);
-  const at = ctx.now();
-  const iat = Math.floor(at);
-  const jti = issuedJti(at);
+  const { now: iat, jti } = issuance(ctx.now);
   const exp = input.notAfter === undefined ? iat + input.ttl : Math.min(iat + input.ttl, Math.floor(input.notAfter));
   const agentToken = await mintAgentToken(
     signer,

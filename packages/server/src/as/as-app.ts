@@ -48,7 +48,7 @@ import type { DeferredService } from '../deferred/types.js';
 import { errorResponse, requestMessage } from '../http/signed-request.js';
 import { parseJsonBody } from '../ps/token-request.js';
 import { scopeList } from '../ps/resource-token-check.js';
-import { issuedJti } from '../store/issued-jti.js';
+import { issuance } from '../store/issued-jti.js';
 
 /** Paths of the AS endpoints under its identifier. */
 export const AS_PATHS = {
@@ -272,14 +272,14 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
     const rt = request.input.resourceToken;
     await ensureKeys();
     const signer = await ctx.keys.signer('as');
-    const at = ctx.now();
-    const now = Math.floor(at);
+    const issue = issuance(ctx.now);
+    const now = issue.now;
     if (request.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token has expired' });
     const { token, claims: minted } = await mintAuthTokenWithClaims(
       signer,
       {
         iss: issuer,
-        jti: issuedJti(at),
+        jti: issue.jti,
         dwk: DWK.access,
         aud: rt.iss,
         ps: request.input.ps,
@@ -290,7 +290,7 @@ export function createAccessServerApp(ctx: ServerContext, _deferred: DeferredSer
         ...(rt.mission_s256 === undefined ? {} : { mission_s256: rt.mission_s256 }),
         ...(rt.tenant === undefined ? {} : { tenant: rt.tenant }),
       },
-      { now: () => at, ttl: AS_AUTH_TOKEN_TTL, notAfter: request.notAfter },
+      { now: issue.clock, ttl: AS_AUTH_TOKEN_TTL, notAfter: request.notAfter },
     );
     const { jti, exp } = minted;
     await ctx.store.transaction(async (trx) => {

@@ -5,8 +5,9 @@
  * and available to handlers as `c.var.requestId` for audit events).
  */
 import { randomUUID } from 'node:crypto';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { nodeOutgoing } from './node-bindings.js';
 import { MAX_BODY_BYTES } from './signed-request.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -43,12 +44,6 @@ export function apiBodyLimit(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandl
 
 /** A request id kept from a proxy: up to 128 characters of `[A-Za-z0-9_=-]`. */
 const WELL_FORMED_ID = /^[\w=-]{1,128}$/;
-
-/** Node's response when the app is served by @hono/node-server (`c.env.outgoing`); not under `app.request()`. */
-function nodeOutgoing(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
-  const outgoing = (c.env as { outgoing?: { setHeader?: unknown } } | undefined)?.outgoing;
-  return typeof outgoing?.setHeader === 'function' ? (outgoing as { setHeader(name: string, value: string): unknown }) : undefined;
-}
 
 /**
  * Sets `c.var.requestId` and the `x-request-id` response header (ids up to 128 characters of `[A-Za-z0-9_=-]`),

@@ -16,6 +16,7 @@ import {
 } from '@tessera/protocol';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ServerContext } from '../context.js';
+import { nodeIncoming } from './node-bindings.js';
 
 /** Largest request body an AAuth endpoint reads (JSON documents with a few tokens). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -42,12 +43,6 @@ export type SignedRequestVariables<K extends RequestTokenTyp = RequestTokenTyp> 
 export function errorResponse(c: Context, error: AAuthError, options: { duringVerification?: boolean } = {}): Response {
   const { status, headers, body } = toErrorResponse(error, options.duringVerification ? { duringVerification: true } : {});
   return new Response(JSON.stringify(body), { status, headers: { ...headers, 'cache-control': 'no-store' } });
-}
-
-/** Node's request when the app is served by @hono/node-server (`c.env.incoming`); not under `app.request()`. */
-function nodeIncoming(c: Context): { readonly url?: string | undefined; readonly rawHeaders: readonly string[] } | undefined {
-  const incoming = (c.env as { incoming?: { url?: string; rawHeaders?: readonly string[] } } | undefined)?.incoming;
-  return incoming?.rawHeaders === undefined ? undefined : (incoming as { url?: string; rawHeaders: readonly string[] });
 }
 
 /**

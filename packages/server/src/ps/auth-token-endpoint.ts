@@ -21,7 +21,7 @@ import { signedRequest, type SignedRequestVariables } from '../http/signed-reque
 import { findStandingGrant } from '../store/grants.js';
 import type { Federation } from './federation.js';
 import { fromJson, type Executor } from '../store/store.js';
-import { issuedJti } from '../store/issued-jti.js';
+import { issuance } from '../store/issued-jti.js';
 import { prepared } from '../store/prepared.js';
 import { admitCallingAgent, admitResource } from './agent-admission.js';
 import { askThePerson, pendingAgentFields, standingGrantMayAnswer, type PendingAgentFields } from './consent-flow.js';
@@ -94,9 +94,8 @@ const insertIssuedAuthToken = prepared(
  * waiting for it holds the store's write lock.
  */
 export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input: AuthTokenIssue, db: Executor = ctx.store.db): Promise<MintedToken> {
-  // One reading of the clock: `iat` and the time in `jti` are the same instant.
-  const at = ctx.now();
-  const now = Math.floor(at);
+  const issue = issuance(ctx.now);
+  const now = issue.now;
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token or person token this request was made with has expired' });
   let name: string | undefined;
   if (input.scopes.includes('profile')) {
@@ -108,7 +107,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
     signer,
     {
       iss: ctx.ps.issuer,
-      jti: issuedJti(at),
+      jti: issue.jti,
       ps: ctx.ps.issuer,
       aud: input.resource,
       sub: input.sub,
@@ -119,7 +118,7 @@ export async function mintAuthTokenFor(ctx: ServerContext, signer: Signer, input
       ...(input.tenant === undefined ? {} : { tenant: input.tenant }),
       ...(name === undefined ? {} : { name }),
     },
-    { now: () => at, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
+    { now: issue.clock, ttl: AUTH_TOKEN_TTL, notAfter: input.notAfter },
   );
   return { token, jti: claims.jti, exp: claims.exp, now };
 }

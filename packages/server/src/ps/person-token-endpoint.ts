@@ -14,7 +14,7 @@ import { Hono } from 'hono';
 import type { ServerContext } from '../context.js';
 import type { Deferred } from '../deferred/types.js';
 import { signedRequest, type SignedRequestVariables } from '../http/signed-request.js';
-import { issuedJti } from '../store/issued-jti.js';
+import { issuance } from '../store/issued-jti.js';
 import { findStandingGrant } from '../store/grants.js';
 import type { Executor } from '../store/store.js';
 import { admitCallingAgent, admitResource, type CallingAgent } from './agent-admission.js';
@@ -79,9 +79,8 @@ export interface IssuedToken {
  * it: the signer may answer from another thread, and a transaction waiting for it holds the store's write lock.
  */
 export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, input: PersonTokenIssue, db: Executor = ctx.store.db): Promise<MintedPersonToken> {
-  // One reading of the clock: `iat` and the time in `jti` are the same instant.
-  const at = ctx.now();
-  const now = Math.floor(at);
+  const issue = issuance(ctx.now);
+  const now = issue.now;
   // AAuth §Person Token Structure: never later than the agent token presented when it was requested.
   if (input.notAfter <= now) throw new AAuthError('expired_agent_token', { detail: 'the agent token this request was made with has expired' });
   const sub = await directedSubject(ctx, input.personId, input.resource, db);
@@ -89,13 +88,13 @@ export async function mintPersonTokenFor(ctx: ServerContext, signer: Signer, inp
     signer,
     {
       iss: ctx.ps.issuer,
-      jti: issuedJti(at),
+      jti: issue.jti,
       aud: input.resource,
       sub,
       cnf: { jwk: input.cnfJwk },
       ...(input.missionS256 === undefined ? {} : { mission_s256: input.missionS256 }),
     },
-    { now: () => at, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
+    { now: issue.clock, ttl: PERSON_TOKEN_TTL, notAfter: input.notAfter },
   );
   return { token, jti: claims.jti, exp: claims.exp, now, sub };
 }

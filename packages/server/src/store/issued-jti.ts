@@ -15,3 +15,12 @@ export function issuedJti(nowSeconds: number): string {
   const ms = Math.max(0, Math.floor(nowSeconds * 1000));
   return ms.toString(16).padStart(12, '0').slice(-12) + pooledRandomHex(10);
 }
+
+/**
+ * One reading of `clock` for a token being issued: `now` (whole seconds, its `iat`), its `jti`, and `clock`, which
+ * answers that same reading (pass it as the minting's `now`), so `iat`, `exp` and the time in `jti` are one instant.
+ */
+export function issuance(clock: () => number): { readonly now: number; readonly jti: string; readonly clock: () => number } {
+  const at = clock();
+  return { now: Math.floor(at), jti: issuedJti(at), clock: () => at };
+}

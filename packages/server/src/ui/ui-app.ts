@@ -30,6 +30,7 @@ import { renderCodeEntryPage, renderConsentPage } from './interaction-page.js';
 import { renderMessagePage } from './layout.js';
 import { renderLoginPage } from './login-page.js';
 import { STYLES_CSP_HASH } from './styles.js';
+import { nodeIncoming } from '../http/node-bindings.js';
 
 /** Sign-in failures allowed per username and address in {@link LOGIN_WINDOW_SECONDS}. */
 export const LOGIN_MAX_FAILURES = 5;
@@ -93,8 +94,7 @@ function safeLogo(ctx: ServerContext, raw: string | undefined): string | undefin
 
 /** The socket address, when the runtime exposes it (the Node server does); else a constant. */
 function clientAddress(c: Context): string {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  return nodeIncoming(c)?.socket.remoteAddress ?? 'unknown';
 }
 
 function formString(form: Record<string, unknown>, name: string): string | undefined {
