@@ -4,7 +4,7 @@
 //   npm run bench:gateway -- --json [--seconds N] [--connections N] [--quick]
 //
 // In one run on the same machine, the same GET (a request with an auth token, signed afresh for each round, so each
-// round is inside the 60 s signature window) is sent for N seconds in all to each of (b) and (c), in alternating
+// round is inside the 60 s signature window) is sent for N seconds in all to each of (b), (c) and (d), in alternating
 // rounds of about 2 s (the figures are medians over rounds; see main()), and for up to 5 s to (a):
 //   (a) the upstream directly,
 //   (b) a plain undici reverse proxy with no verification (node:http + undici Pool, hop-by-hop headers removed,
@@ -12,6 +12,10 @@
 //   (c) the Tessera gateway (@tessera/gateway: route match, body check, `verifyRequest` in auth-token mode with the
 //       verified-token cache, identity headers, the same undici forwarding as (b)). No replay cache: the same signed
 //       request is repeated on purpose.
+//   (d) the floor: (b) plus one Ed25519 signature check per request on the verification worker the gateway uses, and
+//       nothing else. Every request of an AAuth resource carries a signature that must be checked (each is new: its
+//       `created` moves), so no gateway can do better than this on the same machine; (d) shows what share of (b) that
+//       check alone leaves, and how close (c) comes to it. Reported in the log lines, not in the last line.
 // Processes: the upstream, the plain proxy and the gateway each run in their own child process; the load generator
 // (wrk when installed, else autocannon in this process; see lib/load.mjs) drives them. The machine has 2 cores, so the processes cannot have one core each: during (b) and (c) the
 // proxy, the upstream and the load generator share both cores alike, which keeps the comparison fair.
@@ -44,13 +48,32 @@ async function upstreamChild() {
   return listening(server);
 }
 
-async function plainProxyChild(upstream) {
+/**
+ * The plain proxy, or with `check` ({jwk, data, signature} base64url) the floor any AAuth gateway pays: the same
+ * proxy making one Ed25519 signature check per request, on the verification worker the gateway uses, and nothing else
+ * (no header parsing, no signature base, no token, no identity headers).
+ */
+async function plainProxyChild(upstream, check) {
   const { Pool } = await import('undici');
+  let verifyOne;
+  if (check !== undefined) {
+    const { createVerifyThreads } = await import('@tessera/protocol/node');
+    const { jwk, data, signature } = JSON.parse(check);
+    const key = await createVerifyThreads().importKey(jwk);
+    const bytes = Buffer.from(data, 'base64url');
+    const sig = Buffer.from(signature, 'base64url');
+    verifyOne = () => key.verify(bytes, sig);
+  }
   const pool = new Pool(upstream, { connections: 256, pipelining: 1 });
   const HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'proxy-connection']);
   // The same forwarding as the gateway's (undici's dispatch handler API, each chunk straight to res.write, the
   // upstream paused while res buffers), so the ratio measures what verification costs, not a difference in streaming.
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
+    if (verifyOne !== undefined && !(await verifyOne())) {
+      res.writeHead(401);
+      res.end();
+      return;
+    }
     const headers = [];
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
@@ -118,7 +141,11 @@ async function gatewayChild(upstream, setup) {
 
 if (childRole !== undefined) {
   const port =
-    childRole === 'upstream' ? await upstreamChild() : childRole === 'plain' ? await plainProxyChild(args[2]) : await gatewayChild(args[2], args[3]);
+    childRole === 'upstream'
+      ? await upstreamChild()
+      : childRole === 'plain'
+        ? await plainProxyChild(args[2], args[3])
+        : await gatewayChild(args[2], args[3]);
   process.stdout.write(`${port}\n`);
   process.on('SIGTERM', () => process.exit(0));
 } else {
@@ -169,6 +196,11 @@ async function main() {
     children.push(plain);
     const gateway = await startChild('gateway', upstreamUrl, JSON.stringify({ psJwk: publicPs, resourceJwk }));
     children.push(gateway);
+    // (d) the floor: the plain proxy plus one Ed25519 check per request (a message the size of a signature base).
+    const checked = new TextEncoder().encode('x'.repeat(400));
+    const floorCheck = { jwk: agent.publicJwk, data: Buffer.from(checked).toString('base64url'), signature: Buffer.from(await agent.sign(checked)).toString('base64url') };
+    const floor = await startChild('plain', upstreamUrl, JSON.stringify(floorCheck));
+    children.push(floor);
 
     const now = () => Math.floor(Date.now() / 1000);
     const token = await mintAuthToken(ps, { iss: 'https://ps.example', ps: 'https://ps.example', aud: 'https://resource.example', sub: 'person-1', cnf: { jwk: agent.publicJwk }, scope: 'notes.read' }, { now, ttl: 3600 });
@@ -182,21 +214,26 @@ async function main() {
     const check = await fetch(viaGateway.url, { headers: viaGateway.headers });
     if (check.status !== 200) throw new Error(`the gateway refused the bench request: ${check.status} ${await check.text()}`);
 
-    // The plain proxy and the gateway are measured in alternating rounds (plain first in odd rounds, the gateway first
-    // in even ones), each request signed afresh per round: a shared virtual machine drifts by tens of percent within
+    // The plain proxy, the gateway and the floor are measured in alternating rounds (the order rotated every round),
+    // each request signed afresh per round: a shared virtual machine drifts by tens of percent within
     // a minute, and a ratio of two phases measured at different moments carries that drift; the median of per-round
     // ratios does not. rps and p99 are the medians over rounds.
     // Whole seconds: wrk takes its duration in seconds.
     const rounds = quick ? 1 : Math.max(1, Math.floor(seconds / 2));
     const slice = Math.max(1, Math.round(seconds / rounds));
-    const meter = { upstream: upstream.pid, 'plain proxy': plain.pid, gateway: gateway.pid };
+    const meter = { upstream: upstream.pid, 'plain proxy': plain.pid, gateway: gateway.pid, floor: floor.pid };
+    const ports = { 'plain proxy': plain.port, gateway: gateway.port, floor: floor.port };
     await load(direct, { connections, seconds: warm });
     const directResult = await load(direct, { connections, seconds: Math.min(seconds, 5), meter });
-    const samples = { 'plain proxy': [], gateway: [] };
+    const samples = { 'plain proxy': [], gateway: [], floor: [] };
+    const orders = [
+      ['plain proxy', 'gateway', 'floor'],
+      ['gateway', 'floor', 'plain proxy'],
+      ['floor', 'plain proxy', 'gateway'],
+    ];
     for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? ['plain proxy', 'gateway'] : ['gateway', 'plain proxy'];
-      for (const name of order) {
-        const req = await request(name === 'gateway' ? gateway.port : plain.port);
+      for (const name of orders[r % orders.length]) {
+        const req = await request(ports[name]);
         await load(req, { connections, seconds: r === 0 ? warm : 1 });
         samples[name].push(await load(req, { connections, seconds: slice, meter }));
       }
@@ -212,12 +249,14 @@ async function main() {
     };
     log(line('direct', directResult));
     for (let r = 0; r < rounds; r++) {
-      log(`round ${r + 1}/${rounds}, ratio ${(samples.gateway[r].rps / samples['plain proxy'][r].rps).toFixed(2)}`);
-      for (const name of ['plain proxy', 'gateway']) log(`  ${line(name, samples[name][r])}`);
+      log(`round ${r + 1}/${rounds}, ratio ${(samples.gateway[r].rps / samples['plain proxy'][r].rps).toFixed(2)}, floor ratio ${(samples.floor[r].rps / samples['plain proxy'][r].rps).toFixed(2)}`);
+      for (const name of ['plain proxy', 'gateway', 'floor']) log(`  ${line(name, samples[name][r])}`);
     }
-    const all = [directResult, ...samples['plain proxy'], ...samples.gateway];
+    const all = [directResult, ...samples['plain proxy'], ...samples.gateway, ...samples.floor];
     if (all.some((r) => r.non2xx > 0 || r.errors > 0)) log('warning: some answers were not 2xx; only 2xx are counted');
     const ratios = samples.gateway.map((g, i) => g.rps / samples['plain proxy'][i].rps);
+    const floorRatio = median(samples.floor.map((f, i) => f.rps / samples['plain proxy'][i].rps));
+    log(`floor (plain proxy + one Ed25519 check per request): ${Math.round(median(samples.floor.map((r) => r.rps)))} req/s, ${floorRatio.toFixed(2)} of the plain proxy; the gateway reaches ${(median(ratios) / floorRatio).toFixed(2)} of the floor`);
     console.log(
       JSON.stringify({
         direct_rps: Math.round(directResult.rps),
