@@ -2,9 +2,11 @@
  * WAL checkpoints on a worker thread (src/store/sqlite-checkpointer.ts): the pages the writer logs reach the database
  * file without the writer checkpointing, nothing is lost or changed by it, and closing the store stops it.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKSTOP_PAGES } from '../src/store/sqlite-checkpointer.js';
@@ -88,5 +90,16 @@ describe('WAL checkpoints on a worker thread', () => {
     const runs = store.checkpoints()!.runs;
     await new Promise((r) => setTimeout(r, 300));
     expect(store.checkpoints()!.runs).toBe(runs);
+  });
+
+  it('a process with nothing else to do runs on after `await store.close()` (the stopping worker holds it open)', () => {
+    // Before the fix the worker, unreferenced, let such a process end inside close(): exit code 13, the rest not run.
+    const store = fileURLToPath(new URL('../dist/store/store.js', import.meta.url));
+    const script = `const { openStore } = await import(${JSON.stringify(store)});
+const s = await openStore({ kind: 'sqlite', dataDir: ${JSON.stringify(dir)} });
+await s.close();
+console.log('after close');`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect({ status: child.status, stdout: child.stdout.trim() }).toEqual({ status: 0, stdout: 'after close' });
   });
 });

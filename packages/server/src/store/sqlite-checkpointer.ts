@@ -92,6 +92,9 @@ export function startCheckpointer(file: string, options: { readonly intervalMs?:
   return {
     stats: () => ({ runs: Atomics.load(counters, RUNS), pagesCopied: Atomics.load(counters, COPIED), failures: Atomics.load(counters, FAILURES) }),
     async stop() {
+      // Held while stopping: an unreferenced worker's exit keeps nothing alive, so a process with nothing else to do
+      // would end inside `await store.close()` (exit code 13) and never run what follows it.
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },
