@@ -87,7 +87,7 @@ describe('SQLite group commit', () => {
   it('prepared reads on the store itself come from the read-only connection; inside a transaction they see its writes', async () => {
     const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key));
     const direct = vi.spyOn(driver, 'readNow');
-    let inside: unknown[] = [];
+    let inside: readonly unknown[] = [];
     const writing = store.transaction(async (trx) => {
       await put('p')(trx);
       inside = await selectSetting(trx, 'p');

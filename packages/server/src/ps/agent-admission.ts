@@ -92,9 +92,11 @@ export async function admitResource(ctx: ServerContext, resource: string, code: 
 }
 
 // The admission queries of every token request, compiled once (see store/prepared.ts).
-const selectAgent = prepared(1, (db, id: string) => db.selectFrom('agents').selectAll().where('id', '=', id));
-const selectResource = prepared(1, (db, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id));
-const selectRevocation = prepared(2, (db, iss: string, jti: string) => db.selectFrom('revocations').select('jti').where('iss', '=', iss).where('jti', '=', jti));
+const selectAgent = prepared(1, (db, id: string) => db.selectFrom('agents').selectAll().where('id', '=', id), { cached: true });
+const selectResource = prepared(1, (db, id: string) => db.selectFrom('resources').selectAll().where('id', '=', id), { cached: true });
+const selectRevocation = prepared(2, (db, iss: string, jti: string) => db.selectFrom('revocations').select('jti').where('iss', '=', iss).where('jti', '=', jti), {
+  cached: true,
+});
 const selectRevocationsOfTwo = prepared(4, (db, iss1: string, jti1: string, iss2: string, jti2: string) =>
   db
     .selectFrom('revocations')

@@ -28,7 +28,7 @@ const CLOSED: TrustPolicy = Object.freeze({ mode: 'allowlist', agent_providers: 
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 /** A settings row by key (compiled once: see store/prepared.ts). */
-const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key));
+const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key), { cached: true });
 
 /** Reads the trust policy; `open` when none is set, nothing trusted when the stored value is malformed. */
 export async function readTrustPolicy(db: Executor): Promise<TrustPolicy> {

@@ -30,8 +30,11 @@ export async function createGrant(db: Executor, grant: NewGrant, now: number): P
 }
 
 // Standing-grant look-ups, compiled once (see prepared.ts): every token request makes one.
-const selectLiveGrants = prepared(3, (db, agentId: string, resource: string, kind: GrantKind) =>
-  db.selectFrom('grants').selectAll().where('agent_id', '=', agentId).where('resource', '=', resource).where('kind', '=', kind).where('revoked_at', 'is', null),
+const selectLiveGrants = prepared(
+  3,
+  (db, agentId: string, resource: string, kind: GrantKind) =>
+    db.selectFrom('grants').selectAll().where('agent_id', '=', agentId).where('resource', '=', resource).where('kind', '=', kind).where('revoked_at', 'is', null),
+  { cached: true },
 );
 const selectLiveGrantsOfPerson = prepared(4, (db, agentId: string, personId: string, resource: string, kind: GrantKind) =>
   db
@@ -42,6 +45,7 @@ const selectLiveGrantsOfPerson = prepared(4, (db, agentId: string, personId: str
     .where('resource', '=', resource)
     .where('kind', '=', kind)
     .where('revoked_at', 'is', null),
+  { cached: true },
 );
 
 /**

@@ -20,12 +20,25 @@ interface Compiled {
   readonly parameters: readonly ({ readonly arg: number } | { readonly value: unknown })[];
 }
 
+export interface PreparedOptions {
+  /**
+   * A read whose answers may be kept in a SQLite file store's read cache until a write could change them
+   * (read-cache.ts): for look-ups repeated with the same arguments request after request. Its rows are then frozen.
+   */
+  readonly cached?: boolean;
+}
+
 /**
  * Prepares `build` (called with slot markers standing for its arguments). The returned function runs the query on
  * `db` (a store or a transaction) with `args`, and answers the rows. Every argument must reach the SQL as a bound
  * parameter (a `where` value, an inserted value): one that does not is a programming error, caught on first use.
  */
-export function prepared<A extends readonly unknown[], R>(arity: A['length'], build: (db: Executor, ...args: A) => Compilable<R>): (db: Executor, ...args: A) => Promise<R[]> {
+export function prepared<A extends readonly unknown[], R>(
+  arity: A['length'],
+  build: (db: Executor, ...args: A) => Compilable<R>,
+  options: PreparedOptions = {},
+): (db: Executor, ...args: A) => Promise<readonly R[]> {
+  const cached = options.cached === true;
   const byDialect = new Map<unknown, Compiled>();
   const compile = (db: Executor): Compiled => {
     const slots = Array.from({ length: arity }, (_, i) => new Slot(i));
@@ -51,8 +64,8 @@ export function prepared<A extends readonly unknown[], R>(arity: A['length'], bu
     }
     const parameters = compiled.parameters.map((p) => ('arg' in p ? args[p.arg] : p.value));
     // A read on a SQLite file store's root instance: straight from its read-only connection (sqlite-group-commit.ts).
-    const rows = readDirect(db, compiled.sql, parameters);
-    if (rows !== undefined) return rows as R[];
+    const rows = readDirect(db, compiled.sql, parameters, cached);
+    if (rows !== undefined) return rows as readonly R[];
     const result = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, parameters));
     return result.rows;
   };

@@ -19,9 +19,14 @@ export class ReadSnapshot {
   #openedAt: number | undefined;
   #scheduled = false;
 
+  /**
+   * `onOpen` runs each time a snapshot opens (the group-commit driver checks there whether another connection has
+   * committed since, for its read cache: read-cache.ts).
+   */
   constructor(
     private readonly reader: StatementCache,
     private readonly maxMs: number = SNAPSHOT_MAX_MS,
+    private readonly onOpen?: () => void,
   ) {}
 
   /** Call before each read: opens a snapshot, or renews one older than `maxMs`. */
@@ -33,6 +38,7 @@ export class ReadSnapshot {
     }
     this.reader.prepare('BEGIN').run();
     this.#openedAt = now;
+    this.onOpen?.();
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#endOfTurn);

@@ -29,6 +29,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { ReadCache } from './read-cache.js';
 import { ReadSnapshot } from './read-snapshot.js';
 import type { Checkpointer } from './sqlite-checkpointer.js';
 
@@ -151,13 +152,25 @@ export class GroupCommitDriver implements Driver {
   readonly checkpointer: Checkpointer | undefined;
   /** Reads of one turn share a read transaction, ended by each commit here (read-snapshot.ts). */
   readonly #snapshot: ReadSnapshot;
+  /** Answers of the reads `readNow` is asked to cache, kept until a write could change them (read-cache.ts). */
+  readonly readCache: ReadCache;
+  /** The writer's `PRAGMA data_version` when last read: it moves when another connection commits. */
+  #dataVersion: unknown;
 
   constructor(writer: SQLiteDatabase, reader: SQLiteDatabase, checkpointer?: Checkpointer) {
     this.#writer = new StatementCache(writer);
     this.#reader = new StatementCache(reader);
-    this.#snapshot = new ReadSnapshot(this.#reader);
+    this.readCache = new ReadCache(writer);
+    this.#snapshot = new ReadSnapshot(this.#reader, undefined, this.#seeOtherCommits);
     this.checkpointer = checkpointer;
   }
+
+  /** At each new read snapshot: another connection's commit since the last one clears the read cache. */
+  readonly #seeOtherCommits = (): void => {
+    const version = this.#writer.prepare('PRAGMA data_version').pluck().get();
+    if (version !== this.#dataVersion && this.#dataVersion !== undefined) this.readCache.clear();
+    this.#dataVersion = version;
+  };
 
   async init(): Promise<void> {}
 
@@ -244,7 +257,11 @@ export class GroupCommitDriver implements Driver {
 
   /** Runs one statement: in the connection's transaction, on the read-only connection, or as its own write. */
   async execute(connection: GroupConnection, compiled: CompiledQuery): Promise<QueryResult<unknown>> {
-    if (connection.inTransaction) return run(this.#writer.prepare(compiled.sql), compiled.parameters);
+    if (connection.inTransaction) {
+      const statement = this.#writer.prepare(compiled.sql);
+      if (!statement.reader) this.readCache.wrote(compiled.sql, compiled.parameters);
+      return run(statement, compiled.parameters);
+    }
     if (this.#closed) throw new Error('the store is closed');
     const read = this.#readOnly(compiled.sql);
     if (read !== undefined) {
@@ -255,9 +272,12 @@ export class GroupCommitDriver implements Driver {
     try {
       if (this.#closed) throw new Error('the store is closed');
       this.#commitNow();
-      const result = run(this.#writer.prepare(compiled.sql), compiled.parameters);
-      this.#snapshot.release();
-      return result;
+      try {
+        return run(this.#writer.prepare(compiled.sql), compiled.parameters);
+      } finally {
+        this.#snapshot.release();
+        this.readCache.changed(compiled.sql, compiled.parameters);
+      }
     } finally {
       this.#mutex.unlock();
     }
@@ -279,13 +299,21 @@ export class GroupCommitDriver implements Driver {
   /**
    * Runs a read-only query on the read-only connection at once, as `execute` would outside a transaction but without
    * Kysely's connection plumbing; `undefined` when the statement is not a read (the caller goes through Kysely).
+   * With `cached`, the answer may come from the read cache (read-cache.ts), and is kept there: its rows are frozen.
    */
-  readNow(sql: string, parameters: readonly unknown[]): unknown[] | undefined {
+  readNow(sql: string, parameters: readonly unknown[], cached = false): readonly unknown[] | undefined {
     if (this.#closed) throw new Error('the store is closed');
+    if (cached) {
+      // As a read would: renew the snapshot when it is due, which is where other connections' commits are seen.
+      this.#snapshot.enter();
+      const hit = this.readCache.get(sql, parameters);
+      if (hit !== undefined) return hit;
+    }
     const read = this.#readOnly(sql);
     if (read?.reader !== true) return undefined;
     this.#snapshot.enter();
-    return rowsOf(read, parameters);
+    const rows = rowsOf(read, parameters);
+    return cached ? this.readCache.set(sql, parameters, rows) : rows;
   }
 
   async #commitWhenFree(batch: Batch): Promise<void> {
@@ -305,13 +333,15 @@ export class GroupCommitDriver implements Driver {
     try {
       this.#writer.prepare('COMMIT').run();
       this.counts.batches++;
-      // What is acknowledged from now on is read from now on.
+      // What is acknowledged from now on is read from now on, and no cached answer its writes may have changed.
       this.#snapshot.release();
+      this.readCache.committed();
       batch.resolve();
     } catch (error) {
       try {
         if (this.#writer.database.inTransaction) this.#writer.prepare('ROLLBACK').run();
       } finally {
+        this.readCache.committed();
         batch.reject(error);
       }
     }
@@ -327,6 +357,7 @@ export class GroupCommitDriver implements Driver {
       this.#mutex.unlock();
       await this.checkpointer?.stop();
       this.#snapshot.release();
+      this.readCache.clear();
       this.#reader.database.close();
       this.#writer.database.close();
     }
@@ -346,8 +377,8 @@ export function registerDirectReads(db: object, driver: GroupCommitDriver): void
  * when `db` is a transaction or not a group-commit store, or the statement is not a read. `prepared` queries use it:
  * a dozen of them run per token request, and Kysely's asynchronous connection handling cost each about 2.5 µs.
  */
-export function readDirect(db: object, sql: string, parameters: readonly unknown[]): unknown[] | undefined {
-  return directReaders.get(db)?.readNow(sql, parameters);
+export function readDirect(db: object, sql: string, parameters: readonly unknown[], cached = false): readonly unknown[] | undefined {
+  return directReaders.get(db)?.readNow(sql, parameters, cached);
 }
 
 /** Kysely's SQLite dialect (compiler, adapter, introspector) over the group-commit driver. */
