@@ -101,6 +101,37 @@ describe('SQLite group commit', () => {
     expect(direct).toHaveBeenCalledTimes(2);
   });
 
+  it("prepared statements of a running transaction's callback run on the writer at once, and roll back with it", async () => {
+    const insert = prepared(2, (db, key: string, value: string) => db.insertInto('settings').values({ key, value, updated_at: 1 }));
+    const selectSetting = prepared(1, (db, key: string) => db.selectFrom('settings').select('value').where('key', '=', key));
+    const direct = vi.spyOn(driver, 'runInTransaction');
+    await expect(
+      store.transaction(async (trx) => {
+        await trx.insertInto('settings').values({ key: 'built', value: '0', updated_at: 1 }).execute();
+        await insert(trx, 'x', '1');
+        // In order with the builder's statements, and seeing the transaction's own writes.
+        expect(await selectSetting(trx, 'built')).toEqual([{ value: '0' }]);
+        expect(await selectSetting(trx, 'x')).toEqual([{ value: '1' }]);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(direct).toHaveBeenCalledTimes(3);
+    expect(await selectSetting(store.db, 'x')).toEqual([]);
+    expect(await selectSetting(store.db, 'built')).toEqual([]);
+    await store.transaction((trx) => insert(trx, 'y', '2'));
+    expect(committed('y')).toBe(true);
+    // A transaction kept past its callback is Kysely's again, which refuses it: nothing runs on the writer.
+    let kept: Parameters<Parameters<Store['transaction']>[0]>[0] | undefined;
+    await store.transaction((trx) => {
+      kept = trx;
+      return Promise.resolve();
+    });
+    const calls = direct.mock.calls.length;
+    await expect(insert(kept!, 'z', '3')).rejects.toThrow();
+    expect(direct.mock.calls.length).toBe(calls);
+    expect(committed('z')).toBe(false);
+  });
+
   it('rows come back as better-sqlite3 builds them (every column, its value and type, in column order), on each path', async () => {
     await store.transaction(async (trx) => {
       await trx.insertInto('settings').values({ key: 'a', value: 'x', updated_at: 1 }).execute();

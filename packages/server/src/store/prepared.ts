@@ -6,7 +6,7 @@
  * would not see it: the store configures none.
  */
 import { CompiledQuery, type Compilable } from 'kysely';
-import { readDirect } from './sqlite-group-commit.js';
+import { queryDirect } from './sqlite-group-commit.js';
 import type { Executor } from './store.js';
 
 /** A marker no real argument can equal: a fresh object per slot, matched by identity. */
@@ -63,8 +63,9 @@ export function prepared<A extends readonly unknown[], R>(
       byDialect.set(dialect, compiled);
     }
     const parameters = compiled.parameters.map((p) => ('arg' in p ? args[p.arg] : p.value));
-    // A read on a SQLite file store's root instance: straight from its read-only connection (sqlite-group-commit.ts).
-    const rows = readDirect(db, compiled.sql, parameters, cached);
+    // A read on a SQLite file store's root instance, or a statement of its running transaction: at once, on the
+    // connection Kysely would have used (sqlite-group-commit.ts).
+    const rows = queryDirect(db, compiled.sql, parameters, cached);
     if (rows !== undefined) return rows as readonly R[];
     const result = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, parameters));
     return result.rows;

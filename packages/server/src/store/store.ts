@@ -12,7 +12,7 @@ import type { AuditEventsTable, Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { prepared } from './prepared.js';
 import { BACKSTOP_PAGES, startCheckpointer, type CheckpointerStats } from './sqlite-checkpointer.js';
-import { GroupCommitSqliteDialect, registerDirectReads, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
+import { directTransaction, GroupCommitSqliteDialect, registerDirectReads, StatementCache, type CommitBatch, type GroupCommitDriver } from './sqlite-group-commit.js';
 
 export type StoreConfig =
   | {
@@ -70,11 +70,13 @@ export class Store {
     const group = this.#groupCommit;
     if (group === undefined) return this.db.transaction().execute(fn);
     let batch: CommitBatch | undefined;
-    const result = await this.db.transaction().execute(async (trx) => {
-      const value = await fn(trx);
-      batch = group.currentBatch();
-      return value;
-    });
+    const result = await this.db.transaction().execute((trx) =>
+      directTransaction(trx, group, async () => {
+        const value = await fn(trx);
+        batch = group.currentBatch();
+        return value;
+      }),
+    );
     await batch?.durable;
     return result;
   }
