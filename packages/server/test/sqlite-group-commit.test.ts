@@ -54,6 +54,19 @@ describe('SQLite group commit', () => {
     expect(driver.counts.batches - before.batches).toBe(1);
   });
 
+  it('a batch stays open a few turns of the event loop: a transaction begun two turns later joins its COMMIT', async () => {
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    const before = driver.counts.batches;
+    const first = store.transaction(put('t1'));
+    await turn();
+    await turn();
+    expect(committed('t1')).toBe(false);
+    const second = store.transaction(put('t2'));
+    await Promise.all([first, second]);
+    expect(driver.counts.batches - before).toBe(1);
+    expect([committed('t1'), committed('t2')]).toEqual([true, true]);
+  });
+
   it('a failing transaction rolls back its own writes only; the others of its batch commit', async () => {
     const results = await Promise.allSettled([
       store.transaction(put('a')),
