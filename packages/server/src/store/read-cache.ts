@@ -31,6 +31,8 @@ interface Entry {
 }
 
 const WRITE = /^\s*(?:insert|update|delete|replace)\b/i;
+/** Most SQL texts whose tables are remembered (each is learnt again, by one `EXPLAIN`, when forgotten). */
+const MAX_STATEMENTS = 500;
 /** The instructions that open a B-tree to read it (`ReopenIdx` is `OpenRead` reusing a cursor) or to write it. */
 const READ_OPENS: ReadonlySet<string> = new Set(['OpenRead', 'ReopenIdx']);
 const WRITE_OPENS: ReadonlySet<string> = new Set(['OpenWrite']);
@@ -142,6 +144,7 @@ export class ReadCache {
     if (this.#readSets.has(sql)) return this.#readSets.get(sql);
     const { tables, unknown } = this.#opened(sql, parameters, READ_OPENS);
     const set = unknown || tables.length === 0 ? undefined : tables;
+    if (this.#readSets.size >= MAX_STATEMENTS) this.#readSets.clear();
     this.#readSets.set(sql, set);
     return set;
   }
@@ -155,6 +158,8 @@ export class ReadCache {
       const { tables, unknown } = this.#opened(sql, parameters, WRITE_OPENS);
       set = unknown || tables.length === 0 ? 'all' : tables;
     }
+    // Bounded like the statement caches: SQL texts vary with the length of `in (...)` lists.
+    if (this.#writeSets.size >= MAX_STATEMENTS) this.#writeSets.clear();
     this.#writeSets.set(sql, set);
     return set;
   }
