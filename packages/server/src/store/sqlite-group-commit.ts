@@ -341,7 +341,7 @@ export class GroupCommitDriver implements Driver {
     }
     const read = this.#readOnly(sql);
     if (read?.reader !== true) return undefined;
-    this.#snapshot.enter();
+    if (!cached) this.#snapshot.enter();
     const rows = rowsOf(read, parameters);
     return cached ? this.readCache.set(sql, parameters, rows) : rows;
   }
