@@ -16,7 +16,7 @@
 //       nothing else. Every request of an AAuth resource carries a signature that must be checked (each is new: its
 //       `created` moves), so no gateway can do better than this on the same machine; (d) shows what share of (b) that
 //       check alone leaves, and how close (c) comes to it. Reported in the log lines, not in the last line.
-// Processes: the upstream, the plain proxy and the gateway each run in their own child process; the load generator
+// Processes: the upstream, the plain proxy, the gateway and the floor each run in their own child process; the load generator
 // (wrk when installed, else autocannon in this process; see lib/load.mjs) drives them. The machine has 2 cores, so the processes cannot have one core each: during (b) and (c) the
 // proxy, the upstream and the load generator share both cores alike, which keeps the comparison fair.
 // The gateway resolves the Person Server key with a key-resolver double (keys are cached in production after the
